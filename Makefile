@@ -1,0 +1,62 @@
+# mthttpd — one Makefile. `make`, `make run`, `make test`, `make test SANITIZE=1`.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu17 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
+LDLIBS  += -pthread
+
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+BIN     := build/asan/mthttpd
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build/release
+BIN     := mthttpd
+endif
+
+SRCS      := $(wildcard src/*.c)
+LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+.PHONY: all run test check-asan unit clean fuzz bench
+all: $(BIN)
+
+$(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libmthttpd.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libmthttpd.a | $(BUILD)/unit
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libmthttpd.a $(LDLIBS)
+
+$(BUILD) $(BUILD)/unit:
+	mkdir -p $@
+
+run: $(BIN)
+	./$(BIN) --root ./resources --port 8080 --host 127.0.0.1
+
+unit: $(UNIT_BINS)
+
+# Every unit test program, then the integration suite against the real
+# binary; the last line is "N passed, N failed".
+test: $(BIN) $(UNIT_BINS)
+	MTHTTPD_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/unit sh tests/run.sh
+
+check-asan:
+	$(MAKE) test SANITIZE=1
+
+fuzz:
+	$(MAKE) -C fuzz
+
+bench: $(BIN)
+	bash bench/run.sh
+
+clean:
+	rm -rf build mthttpd
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/unit/*.d)

@@ -1,0 +1,281 @@
+"""Shared helpers for the integration suite: start the real binary on a free
+loopback port, talk raw HTTP/1.1 over sockets, parse responses strictly."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("MTHTTPD_BIN", os.path.join(TOP, "mthttpd"))
+TIMEOUT = 10.0  # seconds any single socket wait may take
+
+LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+
+
+def make_root(files=None):
+    """A fresh document root in a temp dir. files maps relative path ->
+    bytes (or str); directories are created as needed. Returns the path."""
+    root = tempfile.mkdtemp(prefix="mthttpd-root-")
+    default = {
+        "index.html": b"<!doctype html><title>home</title><p>home</p>\n",
+        "about.html": b"<!doctype html><title>about</title>\n",
+        "sample.txt": b"hello sample\n",
+        "image.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+        "photo.jpg": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4,
+        "sub/index.html": b"<p>sub index</p>\n",
+        "sub/page.htm": b"<p>sub page</p>\n",
+        "data.json": b'{"a":1}\n',
+        "style.css": b"body{}\n",
+    }
+    if files is not None:
+        default.update(files)
+    for rel, data in default.items():
+        if data is None:
+            continue
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+    return root
+
+
+class Server:
+    """The real binary on 127.0.0.1 (or host=...) on a free port.
+    Use as a context manager, or call stop(). self.log holds stderr lines."""
+
+    def __init__(self, *args, root=None, host="127.0.0.1", threads=2,
+                 access_log=None, wait=True, extra_env=None):
+        self.own_root = root is None
+        self.root = root if root is not None else make_root()
+        self.tmp = tempfile.mkdtemp(prefix="mthttpd-run-")
+        self.access_log = access_log if access_log is not None else os.path.join(self.tmp, "access.log")
+        self.argv = [BIN, "--port", "0", "--host", host, "--threads", str(threads),
+                     "--root", self.root, "--access-log", self.access_log] + list(args)
+        env = dict(os.environ)
+        if extra_env:
+            env.update(extra_env)
+        self.log = []
+        self.log_cond = threading.Condition()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env)
+        self.stdout_lines = []
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True).start()
+        self.host = host
+        self.port = None
+        if wait:
+            m = self.wait_log(LISTEN_RE)
+            if m is None:
+                self.stop()
+                raise RuntimeError("server did not start: %r" % self.log)
+            self.port = int(m.group(2))
+
+    def _pump(self, stream, into):
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.log_cond:
+                into.append(line)
+                self.log_cond.notify_all()
+
+    def wait_log(self, pattern, timeout=TIMEOUT, start=0):
+        """Waits for a stderr line matching pattern (regex or str) at index
+        >= start; returns the match, or None on timeout or exit."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        with self.log_cond:
+            i = start
+            while True:
+                while i < len(self.log):
+                    m = rx.search(self.log[i])
+                    if m:
+                        return m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and i >= len(self.log)):
+                    # give the pump a moment to deliver the last lines
+                    if self.proc.poll() is not None and left > 0:
+                        self.log_cond.wait(min(left, 0.2))
+                        if i < len(self.log):
+                            continue
+                    return None
+                self.log_cond.wait(min(left, 0.2))
+
+    def addr(self):
+        return (self.host.strip("[]"), self.port)
+
+    def connect(self, timeout=TIMEOUT):
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.addr())
+        return Conn(s, self)
+
+    def hostport(self):
+        h = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s:%d" % (h, self.port)
+
+    def request(self, raw, method=None):
+        """One request on a fresh connection; returns the Response."""
+        c = self.connect()
+        try:
+            c.send(raw)
+            return c.read_response(method=method or raw.split(b" ", 1)[0].decode("latin-1"))
+        finally:
+            c.close()
+
+    def get(self, path, headers=None, method="GET", version="HTTP/1.1", body=b""):
+        return self.request(build_request(method, path, self.hostport(), headers, version, body), method)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signals the server and waits; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def build_request(method, path, host, headers=None, version="HTTP/1.1", body=b""):
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: %s" % host)
+    for k, v in (headers or {}).items():
+        lines.append("%s: %s" % (k, v))
+    if body and not any(k.lower() in ("content-length", "transfer-encoding") for k in (headers or {})):
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, head_raw):
+        self.version, self.status, self.reason = version, status, reason
+        self.headers = headers  # list of (name, value) as received
+        self.body = body
+        self.head_raw = head_raw
+
+    def header(self, name):
+        """The single value of name (case-insensitive), or None. Fails the
+        test if the field appears more than once."""
+        vals = self.all(name)
+        if len(vals) > 1:
+            raise AssertionError("header %s repeated: %r" % (name, vals))
+        return vals[0] if vals else None
+
+    def all(self, name):
+        n = name.lower()
+        return [v for k, v in self.headers if k.lower() == n]
+
+    def __repr__(self):
+        return "<Response %d %r %r body=%d bytes>" % (self.status, self.reason, self.headers, len(self.body))
+
+
+class Conn:
+    def __init__(self, sock, server=None):
+        self.sock = sock
+        self.buf = b""
+        self.server = server
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def read_response(self, method="GET"):
+        """Reads one response, framed strictly by its headers. Interim 1xx
+        responses are returned like any other (call again for the final)."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        m = re.match(rb"(HTTP/\d\.\d) (\d{3}) ?(.*)$", lines[0])
+        if not m:
+            raise AssertionError("bad status line %r" % lines[0])
+        headers = []
+        for ln in lines[1:]:
+            k, sep, v = ln.partition(b":")
+            if not sep or k != k.strip() or not k:
+                raise AssertionError("bad header line %r" % ln)
+            headers.append((k.decode("latin-1"), v.strip().decode("latin-1")))
+        status = int(m.group(2))
+        r = Response(m.group(1).decode(), status, m.group(3).decode("latin-1"), headers, b"", head)
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return r
+        cl = r.header("Content-Length")
+        if cl is None:
+            if r.header("Transfer-Encoding"):
+                raise AssertionError("unexpected chunked response")
+            # read to close
+            try:
+                while True:
+                    self._fill()
+            except (EOFError, ConnectionResetError):
+                pass
+            r.body, self.buf = self.buf, b""
+            return r
+        n = int(cl)
+        while len(self.buf) < n:
+            self._fill()
+        r.body, self.buf = self.buf[:n], self.buf[n:]
+        return r
+
+    def closed_by_peer(self, timeout=TIMEOUT):
+        """True when the server closes (EOF or reset) with no further bytes
+        within timeout; any bytes received instead fail the check."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(TIMEOUT)
+        if data:
+            self.buf += data
+            return False
+        return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class ServerTest(unittest.TestCase):
+    """Base class: one server for the whole class (override server_args)."""
+    server_args = ()
+    server_kwargs = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(*cls.server_args, **cls.server_kwargs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
