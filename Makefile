@@ -1,7 +1,7 @@
 # mthttpd — one Makefile. `make`, `make run`, `make test`, `make test SANITIZE=1`.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
+CFLAGS  += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
 LDLIBS  += -pthread
 
 ifeq ($(SANITIZE),1)

@@ -1,0 +1,41 @@
+/* The run-time configuration: filled by main.c, read-only once workers run. */
+#ifndef MTHTTPD_CONFIG_H
+#define MTHTTPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mime.h"
+
+#define MTHTTPD_VERSION "0.1.0"
+
+struct config {
+	uint16_t port;          /* the bound port (the real one after bind) */
+	const char *host;       /* address literal as given */
+	int threads;
+	const char *root;
+	const char *uploads;
+	long max_conns;
+	uint64_t max_upload;
+	int keepalive_timeout;  /* seconds */
+	int keepalive_max;
+	int header_timeout;     /* seconds */
+	const char *access_log; /* NULL when off */
+	const char *upload_token;
+	enum mime_policy types;
+	bool quiet;
+
+	/* Derived at start-up. */
+	int root_fd;            /* O_PATH descriptor of the root */
+	int uploads_fd;         /* O_PATH|O_DIRECTORY descriptor of the uploads dir */
+	bool host_any;          /* --allow-host '*' */
+	char **host_names;      /* lower-case names the Host header may carry */
+	size_t n_host_names;
+	char keepalive_hdr[64]; /* "timeout=N, max=" prefix */
+};
+
+/* The one configuration; set before any worker starts, never changed after. */
+extern const struct config *cfg;
+
+#endif

@@ -1,0 +1,444 @@
+/* GET and HEAD of files: path resolution, confinement, type, headers,
+ * and the zero-copy body. */
+#include "static_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cond.h"
+#include "config.h"
+#include "conn.h"
+#include "mime.h"
+#include "path.h"
+#include "range.h"
+
+#define PATH_MAX_REL 4096
+
+static int open_beneath(const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		/* The kernel walks the path and refuses any step, ".." or
+		 * symbolic link, that would leave the root. */
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int open_error(int err, const char **detail)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+		*detail = "no such file";
+		return 404;
+	case -EXDEV:
+	case -ELOOP:
+		*detail = "path leaves the document root";
+		return 403;
+	case -EACCES:
+	case -EPERM:
+		*detail = "file not readable";
+		return 403;
+	case -ENAMETOOLONG:
+		*detail = "path too long";
+		return 414;
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOMEM:
+		*detail = "server out of resources";
+		return 503;
+	default:
+		*detail = "cannot open file";
+		return 500;
+	}
+}
+
+/* Content-Disposition for a download: a quoted ASCII filename, and the
+ * exact name as filename* (RFC 6266) when it is not plain ASCII. */
+static void put_disposition(struct obuf *o, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	bool plain = true;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '"' || *p == '\\')
+			plain = false;
+	ob_puts(o, "Content-Disposition: attachment; filename=\"");
+	for (const char *p = name; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		char out = (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') ? '_' : (char)ch;
+		ob_put(o, &out, 1);
+	}
+	ob_put(o, "\"", 1);
+	if (!plain) {
+		ob_puts(o, "; filename*=UTF-8''");
+		for (const char *p = name; *p; p++) {
+			unsigned char ch = (unsigned char)*p;
+			bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				    (ch >= '0' && ch <= '9') || strchr("!#$&+-.^_`|~", ch);
+			if (keep && ch) {
+				ob_put(o, (const char *)&ch, 1);
+			} else {
+				char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+				ob_put(o, e, 3);
+			}
+		}
+	}
+	ob_put(o, "\r\n", 2);
+}
+
+static void redirect_dir(struct conn *c, const struct http_request *req)
+{
+	struct obuf o;
+	static const char body[] = "301 Moved Permanently: the directory is at the path with a '/'\n";
+	conn_head(c, &o, 301);
+	ob_puts(&o, "Location: ");
+	ob_put(&o, req->path.p, req->path.n);
+	ob_put(&o, "/", 1);
+	if (req->query.p) {
+		ob_put(&o, "?", 1);
+		ob_put(&o, req->query.p, req->query.n);
+	}
+	ob_puts(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+	ob_u64(&o, sizeof(body) - 1);
+	ob_put(&o, "\r\n", 2);
+	conn_commit(c, &o, body, sizeof(body) - 1);
+}
+
+struct multipart {
+	int n, i;                  /* parts, and the next one to send */
+	bool closed;               /* the closing boundary was queued */
+	uint64_t size;
+	const char *type;
+	char boundary[32];
+	struct byte_range r[RANGE_MAX];
+};
+
+/* One representation of the requested file: the file itself or a
+ * precompressed sibling. */
+struct rep {
+	int fd;
+	struct stat sb;
+	char variant;              /* 0, 'b' or 'g' */
+	char etag[ETAG_MAX];
+	size_t etag_n;
+};
+
+static void rep_etag(struct rep *r)
+{
+	r->etag_n = etag_make(r->etag, (uint64_t)r->sb.st_ino, (uint64_t)r->sb.st_size,
+			      (int64_t)r->sb.st_mtim.tv_sec * 1000000000 + r->sb.st_mtim.tv_nsec,
+			      r->variant);
+}
+
+static int64_t mtime_ns(const struct stat *sb)
+{
+	return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+/* Looks for rel + ".br" / ".gz" when the client takes that coding: a
+ * regular file not older than the original. Picks the coding with the
+ * higher q, br on a tie. On success rep describes the sibling. */
+static bool find_precompressed(const char *rel, size_t n, const struct hp_info *info,
+			       const struct stat *orig, struct rep *rep)
+{
+	if (info->accept_encoding.p == NULL || n + 4 > PATH_MAX_REL + 12)
+		return false;
+	int qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
+	int qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
+	struct { const char *ext; char variant; int q; } order[2] = {
+		{ ".br", 'b', qb }, { ".gz", 'g', qg },
+	};
+	if (qg > qb) {
+		order[0] = (typeof(order[0])){ ".gz", 'g', qg };
+		order[1] = (typeof(order[1])){ ".br", 'b', qb };
+	}
+	char path[PATH_MAX_REL + 32];
+	memcpy(path, rel, n);
+	for (int i = 0; i < 2; i++) {
+		if (order[i].q <= 0)
+			continue;
+		memcpy(path + n, order[i].ext, 4);
+		int fd = open_beneath(path);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &rep->sb) == 0 && S_ISREG(rep->sb.st_mode) &&
+		    mtime_ns(&rep->sb) >= mtime_ns(orig)) {
+			rep->fd = fd;
+			rep->variant = order[i].variant;
+			return true;
+		}
+		close(fd);
+	}
+	return false;
+}
+
+/* The validators and representation headers every file response has. */
+static void put_validators(struct obuf *o, const struct rep *r)
+{
+	char lm[32];
+	http_date_format(lm, r->sb.st_mtim.tv_sec);
+	ob_puts(o, "Last-Modified: ");
+	ob_put(o, lm, 29);
+	ob_puts(o, "\r\nETag: ");
+	ob_put(o, r->etag, r->etag_n);
+	ob_puts(o, "\r\nVary: Accept-Encoding\r\n");
+}
+
+static void put_type(struct obuf *o, const struct mime_type *mt, const struct rep *r,
+		     const char *base)
+{
+	ob_puts(o, "Content-Type: ");
+	ob_puts(o, mt->type);
+	ob_put(o, "\r\n", 2);
+	if (r->variant)
+		ob_puts(o, r->variant == 'b' ? "Content-Encoding: br\r\n" : "Content-Encoding: gzip\r\n");
+	if (mt->attachment)
+		put_disposition(o, base);
+}
+
+static void put_content_range(struct obuf *o, uint64_t first, uint64_t last, uint64_t size)
+{
+	ob_puts(o, "Content-Range: bytes ");
+	ob_u64(o, first);
+	ob_put(o, "-", 1);
+	ob_u64(o, last);
+	ob_put(o, "/", 1);
+	ob_u64(o, size);
+	ob_put(o, "\r\n", 2);
+}
+
+/* The head of one part: CRLF, boundary, type, range, blank line. */
+static void put_part_head(struct obuf *o, const struct multipart *mp, int i)
+{
+	ob_puts(o, "\r\n--");
+	ob_puts(o, mp->boundary);
+	ob_puts(o, "\r\nContent-Type: ");
+	ob_puts(o, mp->type);
+	ob_put(o, "\r\n", 2);
+	put_content_range(o, mp->r[i].first, mp->r[i].last, mp->size);
+	ob_put(o, "\r\n", 2);
+}
+
+static size_t part_head_len(const struct multipart *mp, int i)
+{
+	char tmp[256];
+	struct obuf o;
+	obuf_init(&o, tmp, sizeof(tmp));
+	put_part_head(&o, mp, i);
+	return o.n;
+}
+
+bool sf_multipart_next(struct conn *c)
+{
+	struct multipart *mp = c->mp;
+	if (mp->closed || c->head_only)
+		return false;
+	struct obuf o;
+	obuf_init(&o, c->buf + CONN_RBUF, CONN_WBUF);
+	if (mp->i < mp->n) {
+		put_part_head(&o, mp, mp->i);
+		c->file_off = mp->r[mp->i].first;
+		c->file_left = mp->r[mp->i].last - mp->r[mp->i].first + 1;
+		mp->i++;
+	} else {
+		ob_puts(&o, "\r\n--");
+		ob_puts(&o, mp->boundary);
+		ob_puts(&o, "--\r\n");
+		mp->closed = true;
+	}
+	c->wlen = (uint32_t)o.n;
+	c->woff = 0;
+	c->sent_body += o.n;
+	return true;
+}
+
+void sf_multipart_free(struct conn *c)
+{
+	free(c->mp);
+	c->mp = NULL;
+}
+
+static void not_modified(struct conn *c, const struct rep *r)
+{
+	struct obuf o;
+	conn_head(c, &o, 304);
+	put_validators(&o, r);
+	conn_commit(c, &o, NULL, 0);
+}
+
+static int serve_ranges(struct conn *c, struct rep *r, const struct mime_type *mt,
+			const char *base, const struct byte_range *rg, int n)
+{
+	uint64_t size = (uint64_t)r->sb.st_size;
+	struct obuf o;
+	if (n == 1) {
+		uint64_t len = rg[0].last - rg[0].first + 1;
+		conn_head(c, &o, 206);
+		put_type(&o, mt, r, base);
+		put_content_range(&o, rg[0].first, rg[0].last, size);
+		ob_puts(&o, "Content-Length: ");
+		ob_u64(&o, len);
+		ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
+		put_validators(&o, r);
+		conn_file(c, r->fd, rg[0].first, len);
+		conn_commit(c, &o, NULL, 0);
+		return 0;
+	}
+	struct multipart *mp = calloc(1, sizeof(*mp));
+	if (mp == NULL) {
+		close(r->fd);
+		return 503;
+	}
+	mp->n = n;
+	mp->size = size;
+	mp->type = mt->type;
+	memcpy(mp->r, rg, (size_t)n * sizeof(*rg));
+	char id[17];
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)((uintptr_t)mp ^ (uint64_t)r->sb.st_ino * 0x9e3779b97f4a7c15ull));
+	snprintf(mp->boundary, sizeof(mp->boundary), "mthttpd-%s", id);
+	uint64_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += part_head_len(mp, i) + (rg[i].last - rg[i].first + 1);
+	total += 4 + strlen(mp->boundary) + 4; /* CRLF "--" boundary "--" CRLF */
+	conn_head(c, &o, 206);
+	ob_puts(&o, "Content-Type: multipart/byteranges; boundary=");
+	ob_puts(&o, mp->boundary);
+	ob_put(&o, "\r\n", 2);
+	if (r->variant)
+		ob_puts(&o, r->variant == 'b' ? "Content-Encoding: br\r\n" : "Content-Encoding: gzip\r\n");
+	if (mt->attachment)
+		put_disposition(&o, base);
+	ob_puts(&o, "Content-Length: ");
+	ob_u64(&o, total);
+	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
+	put_validators(&o, r);
+	if (c->head_only) {
+		close(r->fd);
+		free(mp);
+	} else {
+		c->mp = mp;
+		c->file_fd = r->fd;
+	}
+	conn_commit(c, &o, NULL, 0);
+	return 0;
+}
+
+int sf_serve(struct conn *c, const struct http_request *req, const struct hp_info *info,
+	     const char **detail)
+{
+	char rel[PATH_MAX_REL + 16];
+	bool dir_slash = false;
+	int st = path_resolve(req->path.p, req->path.n, rel, PATH_MAX_REL, &dir_slash);
+	if (st) {
+		*detail = st == 400 ? "malformed path" : st == 403 ? "path leaves the document root"
+			: st == 404 ? "no such file" : "path too long";
+		return st;
+	}
+	size_t n = strlen(rel);
+	if (dir_slash) {
+		if (n)
+			rel[n++] = '/';
+		memcpy(rel + n, "index.html", sizeof("index.html"));
+		n += sizeof("index.html") - 1;
+	}
+	struct rep r = { .variant = 0 };
+	r.fd = open_beneath(rel);
+	if (r.fd < 0)
+		return open_error(r.fd, detail);
+	if (fstat(r.fd, &r.sb) < 0) {
+		close(r.fd);
+		*detail = "cannot stat file";
+		return 500;
+	}
+	if (S_ISDIR(r.sb.st_mode) && !dir_slash) {
+		close(r.fd);
+		redirect_dir(c, req);
+		return 0;
+	}
+	if (!S_ISREG(r.sb.st_mode)) {
+		close(r.fd);
+		*detail = "not a regular file";
+		return 404;
+	}
+	const char *base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	const struct mime_type *mt = mime_lookup(base, strlen(base), cfg->types);
+	if (mt == NULL) {
+		close(r.fd);
+		*detail = "file type not served";
+		return 415;
+	}
+
+	struct rep packed;
+	if (find_precompressed(rel, n, info, &r.sb, &packed)) {
+		close(r.fd);
+		r = packed;
+	}
+	rep_etag(&r);
+
+	struct cond_input ci = {
+		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
+		.if_none_match = info->if_none_match.p, .if_none_match_n = info->if_none_match.n,
+		.if_modified_since = info->if_modified_since.p,
+		.if_modified_since_n = info->if_modified_since.n,
+		.if_unmodified_since = info->if_unmodified_since.p,
+		.if_unmodified_since_n = info->if_unmodified_since.n,
+		.etag = r.etag, .etag_n = r.etag_n,
+		.mtime = r.sb.st_mtim.tv_sec,
+		.get_or_head = true,
+	};
+	switch (cond_evaluate(&ci)) {
+	case COND_NOT_MODIFIED:
+		close(r.fd);
+		not_modified(c, &r);
+		return 0;
+	case COND_FAILED:
+		close(r.fd);
+		*detail = "precondition failed";
+		return 412;
+	case COND_PASS:
+		break;
+	}
+
+	uint64_t size = (uint64_t)r.sb.st_size;
+	if (info->range.p && (info->if_range.p == NULL ||
+			      cond_if_range(info->if_range.p, info->if_range.n, r.etag, r.etag_n,
+					    r.sb.st_mtim.tv_sec))) {
+		struct byte_range rg[RANGE_MAX];
+		int k = range_parse(info->range.p, info->range.n, size, rg, RANGE_MAX);
+		if (k == RANGE_UNSATISFIABLE) {
+			static __thread char extra[64];
+			close(r.fd);
+			snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\n",
+				 (unsigned long long)size);
+			conn_error(c, 416, "range not satisfiable", extra);
+			return 0;
+		}
+		if (k > 0) {
+			st = serve_ranges(c, &r, mt, base, rg, k);
+			if (st)
+				*detail = "out of memory";
+			return st;
+		}
+	}
+
+	struct obuf o;
+	conn_head(c, &o, 200);
+	put_type(&o, mt, &r, base);
+	ob_puts(&o, "Content-Length: ");
+	ob_u64(&o, size);
+	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
+	put_validators(&o, &r);
+	conn_file(c, r.fd, 0, size);
+	conn_commit(c, &o, NULL, 0);
+	return 0;
+}

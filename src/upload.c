@@ -1,0 +1,420 @@
+/* POST /upload. The body streams through the JSON validator into a
+ * temporary dot-file in the uploads directory; only a complete, valid text
+ * is committed, by a pool thread: fsync, rename without replacing, fsync of
+ * the directory. Then 201. Nothing else is ever left behind. */
+#include "upload.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "json_check.h"
+#include "log.h"
+#include "server.h"
+
+#define TMP_PREFIX ".upload-"
+#define TMP_SUFFIX ".tmp"
+#define ID_LEN 8
+#define POOL_THREADS 32
+#define POOL_STACK (128 * 1024)
+
+struct upload {
+	int fd;                      /* the temporary file */
+	int err;                     /* errno of the commit, 0 on success */
+	uint64_t bytes;
+	char tmp[32];                /* ".upload-<id>.tmp" */
+	char name[64];               /* the final name */
+	struct json_check jc;
+};
+
+/* ---- the blocking-I/O pool ---- */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct conn *queue_head, *queue_tail;
+static bool pool_stopping;
+static pthread_t pool_tids[POOL_THREADS];
+static int pool_n;
+
+static void random_id(char *out, size_t n)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t o = 0;
+	while (o < n) {
+		unsigned char r[32];
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			continue;
+		/* 252 = 7 * 36: rejecting the rest keeps every character
+		 * equally likely. */
+		for (size_t i = 0; i < sizeof(r) && o < n; i++)
+			if (r[i] < 252)
+				out[o++] = alphabet[r[i] % 36];
+	}
+	out[n] = '\0';
+}
+
+/* Runs on a pool thread: everything that may wait on the disk. */
+static int commit(struct upload *u)
+{
+	int dfd = cfg->uploads_fd;
+	if (fsync(u->fd) < 0) {
+		int e = errno;
+		close(u->fd);
+		u->fd = -1;
+		return e;
+	}
+	if (close(u->fd) < 0) {
+		u->fd = -1;
+		return errno;
+	}
+	u->fd = -1;
+	for (int tries = 0;; tries++) {
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char id[ID_LEN + 1];
+		random_id(id, ID_LEN);
+		snprintf(u->name, sizeof(u->name), "upload_%04d%02d%02d_%02d%02d%02d_%s.json",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, id);
+		/* Never replace a file: RENAME_NOREPLACE, or link+unlink where
+		 * the filesystem lacks it. */
+		int rc = renameat2(dfd, u->tmp, dfd, u->name, RENAME_NOREPLACE);
+		if (rc < 0 && errno == EINVAL) {
+			rc = linkat(dfd, u->tmp, dfd, u->name, 0);
+			if (rc == 0)
+				unlinkat(dfd, u->tmp, 0);
+		}
+		if (rc == 0)
+			break;
+		if (errno != EEXIST || tries >= 16)
+			return errno;
+	}
+	if (fsync(dfd) < 0) {
+		/* The name may not survive a crash: take it back rather than
+		 * answer 201 for something that is not durable. */
+		int e = errno;
+		unlinkat(dfd, u->name, 0);
+		u->name[0] = '\0';
+		return e;
+	}
+	return 0;
+}
+
+static void *pool_main(void *arg)
+{
+	(void)arg;
+	log_set_thread("io");
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		while (queue_head == NULL && !pool_stopping)
+			pthread_cond_wait(&pool_cond, &pool_lock);
+		if (queue_head == NULL)
+			break;
+		struct conn *c = queue_head;
+		queue_head = c->next_done;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		c->next_done = NULL;
+		pthread_mutex_unlock(&pool_lock);
+
+		struct upload *u = c->up;
+		u->err = commit(u);
+		if (u->err)
+			unlinkat(cfg->uploads_fd, u->tmp, 0);
+		worker_complete(c->w, c);
+
+		pthread_mutex_lock(&pool_lock);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return NULL;
+}
+
+int upload_pool_start(void)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, POOL_STACK);
+	for (pool_n = 0; pool_n < POOL_THREADS; pool_n++) {
+		int rc = pthread_create(&pool_tids[pool_n], &attr, pool_main, NULL);
+		if (rc != 0) {
+			pthread_attr_destroy(&attr);
+			return -rc;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+void upload_pool_stop(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	pool_stopping = true;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+	for (int i = 0; i < pool_n; i++)
+		pthread_join(pool_tids[i], NULL);
+}
+
+static void pool_submit(struct conn *c)
+{
+	c->next_done = NULL; /* the link serves the queue now, the worker's list later */
+	pthread_mutex_lock(&pool_lock);
+	if (queue_tail)
+		queue_tail->next_done = c;
+	else
+		queue_head = c;
+	queue_tail = c;
+	pthread_cond_signal(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+int upload_cleanup_stale(void)
+{
+	int dfd = dup(cfg->uploads_fd);
+	if (dfd < 0)
+		return 0;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return 0;
+	}
+	int removed = 0;
+	size_t pl = strlen(TMP_PREFIX), sl = strlen(TMP_SUFFIX);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n > pl + sl && strncmp(e->d_name, TMP_PREFIX, pl) == 0 &&
+		    strcmp(e->d_name + n - sl, TMP_SUFFIX) == 0 &&
+		    unlinkat(cfg->uploads_fd, e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+/* ---- the request ---- */
+
+/* Compares without an early exit, so the time taken does not tell how much
+ * of a guessed token was right. */
+static bool token_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+	unsigned char diff = an != bn;
+	for (size_t i = 0; i < bn; i++)
+		diff |= (unsigned char)(b[i] ^ (i < an ? a[i] : 0));
+	return diff == 0;
+}
+
+static bool authorized(const struct hp_info *info)
+{
+	struct hp_slice v = info->authorization;
+	const char *tok = cfg->upload_token;
+	if (v.p == NULL || v.n < 7 || strncasecmp(v.p, "Bearer ", 7) != 0)
+		return false;
+	size_t i = 7;
+	while (i < v.n && v.p[i] == ' ')
+		i++;
+	return token_equal(v.p + i, v.n - i, tok, strlen(tok));
+}
+
+static bool is_json_type(struct hp_slice ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+	if (ct.p == NULL || ct.n < n || strncasecmp(ct.p, want, n) != 0)
+		return false;
+	size_t i = n;
+	while (i < ct.n && (ct.p[i] == ' ' || ct.p[i] == '\t'))
+		i++;
+	return i == ct.n || ct.p[i] == ';';
+}
+
+static void upload_free(struct conn *c)
+{
+	free(c->up);
+	c->up = NULL;
+}
+
+int upload_begin(struct conn *c, const struct http_request *req, const struct hp_info *info,
+		 const char **detail, const char **extra)
+{
+	static __thread char msg[96];
+	(void)req;
+	if (cfg->upload_token && !authorized(info)) {
+		*detail = "a valid bearer token is required";
+		*extra = "WWW-Authenticate: Bearer realm=\"mthttpd\"\r\n";
+		return 401;
+	}
+	if (!is_json_type(info->content_type)) {
+		*detail = "Content-Type must be application/json";
+		return 415;
+	}
+	if (!info->has_length && !info->chunked) {
+		*detail = "Content-Length or chunked framing required";
+		return 411;
+	}
+	if (info->has_length && info->length > cfg->max_upload) {
+		snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
+			 (unsigned long long)cfg->max_upload);
+		*detail = msg;
+		c->keep_alive = false;
+		return 413;
+	}
+	struct upload *u = calloc(1, sizeof(*u));
+	if (u == NULL) {
+		*detail = "out of memory";
+		return 503;
+	}
+	char id[ID_LEN + 5];
+	random_id(id, sizeof(id) - 1);
+	snprintf(u->tmp, sizeof(u->tmp), TMP_PREFIX "%s" TMP_SUFFIX, id);
+	u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (u->fd < 0) {
+		int e = errno;
+		log_error("upload: creating %s/%s: %s", cfg->uploads, u->tmp, strerror(e));
+		free(u);
+		*detail = e == ENOSPC || e == EDQUOT ? "no space left for uploads" : "cannot store upload";
+		return e == ENOSPC || e == EDQUOT ? 507 : 500;
+	}
+	fchmod(u->fd, 0644); /* whatever the umask */
+	jc_init(&u->jc);
+	c->up = u;
+	if (info->expect_continue) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* First bytes on a socket whose buffer is empty: this send
+		 * does not block, and if it cannot complete the peer is gone. */
+		if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(cont) - 1) {
+			conn_close(c);
+			return 0;
+		}
+	}
+	c->body_mode = BODY_UPLOAD;
+	c->state = CS_READ_BODY;
+	return 0;
+}
+
+static int fail(struct conn *c, int err, const char **detail)
+{
+	char ip[INET6_ADDRSTRLEN];
+	log_error("upload from %s: %s", conn_peer_str(c, ip, sizeof(ip)), strerror(err));
+	upload_abort(c);
+	if (err == ENOSPC || err == EDQUOT) {
+		*detail = "no space left for uploads";
+		return 507;
+	}
+	*detail = "cannot store upload";
+	return 500;
+}
+
+int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
+{
+	static __thread char msg[160];
+	struct upload *u = c->up;
+	u->bytes += n;
+	if (u->bytes > cfg->max_upload) {
+		snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
+			 (unsigned long long)cfg->max_upload);
+		*detail = msg;
+		upload_abort(c);
+		return 413;
+	}
+	if (jc_feed(&u->jc, p, n) == JC_ERROR) {
+		snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
+			 (unsigned long long)u->jc.err_offset, u->jc.err);
+		*detail = msg;
+		upload_abort(c);
+		return 400;
+	}
+	while (n) {
+		ssize_t w = write(u->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return fail(c, errno, detail);
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void upload_end(struct conn *c)
+{
+	static __thread char msg[160];
+	struct upload *u = c->up;
+	if (jc_finish(&u->jc) != JC_DONE) {
+		snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
+			 (unsigned long long)u->jc.err_offset, u->jc.err);
+		upload_abort(c);
+		c->body_mode = BODY_NONE;
+		c->keep_alive = false;
+		conn_error(c, 400, msg, NULL);
+		return;
+	}
+	c->io_pending = true;
+	c->state = CS_WAIT_IO;
+	worker_timer(c->w, c, TL_NONE);
+	pool_submit(c);
+}
+
+void upload_completed(struct conn *c)
+{
+	struct upload *u = c->up;
+	char ip[INET6_ADDRSTRLEN];
+	c->io_pending = false;
+	c->body_mode = BODY_NONE;
+	if (u->err == 0)
+		log_info("stored upload %s (%llu bytes) from %s", u->name,
+			 (unsigned long long)u->bytes, conn_peer_str(c, ip, sizeof(ip)));
+	if (c->closed) {
+		upload_free(c);
+		c->next_done = c->w->graveyard;
+		c->w->graveyard = c;
+		return;
+	}
+	if (u->err) {
+		const char *detail = NULL;
+		int st = fail(c, u->err, &detail);
+		conn_error(c, st, detail, NULL);
+		conn_resume(c);
+		return;
+	}
+	char body[256];
+	int n = snprintf(body, sizeof(body),
+			 "{\"status\":\"success\",\"message\":\"File created successfully\","
+			 "\"filepath\":\"/uploads/%s\"}", u->name);
+	struct obuf o;
+	conn_head(c, &o, 201);
+	ob_puts(&o, "Location: /uploads/");
+	ob_puts(&o, u->name);
+	ob_puts(&o, "\r\nContent-Type: application/json\r\nContent-Length: ");
+	ob_u64(&o, (uint64_t)n);
+	ob_put(&o, "\r\n", 2);
+	upload_free(c);
+	conn_commit(c, &o, body, (size_t)n);
+	conn_resume(c);
+}
+
+void upload_abort(struct conn *c)
+{
+	struct upload *u = c->up;
+	if (u == NULL || c->io_pending)
+		return; /* the pool owns it until upload_completed */
+	if (u->fd >= 0)
+		close(u->fd);
+	unlinkat(cfg->uploads_fd, u->tmp, 0);
+	upload_free(c);
+}
