@@ -12,9 +12,11 @@
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fcache.h"
 #include "log.h"
 #include "server.h"
 #include "static_file.h"
@@ -53,6 +55,21 @@ static void release_buf(struct conn *c)
 		worker_buf_put(c->w, c->buf);
 		c->buf = NULL;
 	}
+}
+
+/* Lets go of the response body's file entry. */
+static void release_body(struct conn *c)
+{
+	c->file_fd = -1;
+	c->file_left = 0;
+	c->mem = NULL;
+	c->mem_left = 0;
+	if (c->fe) {
+		fcache_put(&c->w->fcache, c->fe);
+		c->fe = NULL;
+	}
+	if (c->mp)
+		sf_multipart_free(c);
 }
 
 const char *conn_peer_str(const struct conn *c, char *buf, size_t cap)
@@ -109,12 +126,7 @@ void conn_close(struct conn *c)
 	worker_timer(c->w, c, TL_NONE);
 	if (c->up)
 		upload_abort(c);
-	if (c->file_fd >= 0) {
-		close(c->file_fd);
-		c->file_fd = -1;
-	}
-	if (c->mp)
-		sf_multipart_free(c);
+	release_body(c);
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -173,15 +185,26 @@ void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n)
 	worker_timer(c->w, c, TL_BODY);
 }
 
+void conn_entry(struct conn *c, struct fentry *e)
+{
+	c->fe = e;
+}
+
 void conn_file(struct conn *c, int fd, uint64_t off, uint64_t len)
 {
-	if (c->head_only || len == 0) {
-		close(fd);
+	if (c->head_only || len == 0)
 		return;
-	}
 	c->file_fd = fd;
 	c->file_off = off;
 	c->file_left = len;
+}
+
+void conn_mem(struct conn *c, const char *p, size_t n)
+{
+	if (c->head_only || n == 0)
+		return;
+	c->mem = p;
+	c->mem_left = n;
 }
 
 void conn_error(struct conn *c, int status, const char *detail, const char *extra)
@@ -390,12 +413,7 @@ static void log_access(struct conn *c)
 static void finish_response(struct conn *c)
 {
 	log_access(c);
-	if (c->file_fd >= 0) {
-		close(c->file_fd);
-		c->file_fd = -1;
-	}
-	if (c->mp)
-		sf_multipart_free(c);
+	release_body(c);
 	c->wlen = c->woff = 0;
 	if (c->keep_alive && body_pending(c) && c->body_mode != BODY_UPLOAD) {
 		c->body_mode = BODY_DISCARD;
@@ -431,7 +449,15 @@ static enum step do_read_head(struct conn *c)
 			return STEP_GO;
 		}
 	}
-	ssize_t n = recv(c->fd, c->buf + c->rlen, CONN_RBUF - c->rlen, 0);
+	if (c->rdrained) {
+		/* The socket was empty after the last read, and edge-triggered
+		 * epoll reports any byte that arrives after it: no need to ask. */
+		release_buf(c);
+		return STEP_STOP;
+	}
+	size_t want = CONN_RBUF - c->rlen;
+	ssize_t n = recv(c->fd, c->buf + c->rlen, want, 0);
+	c->rdrained = n > 0 && (size_t)n < want;
 	if (n > 0) {
 		if (c->idle) {
 			c->idle = false;
@@ -544,6 +570,33 @@ static enum step do_read_body(struct conn *c)
 static enum step do_write(struct conn *c)
 {
 again:
+	while (c->mem_left) {
+		/* Head and in-memory body in one system call. */
+		struct iovec iov[2] = {
+			{ wbuf(c) + c->woff, c->wlen - c->woff },
+			{ (void *)c->mem, c->mem_left },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (n > 0) {
+			size_t h = c->wlen - c->woff;
+			if ((size_t)n < h) {
+				c->woff += (uint32_t)n;
+				continue;
+			}
+			c->woff = c->wlen;
+			c->mem += (size_t)n - h;
+			c->mem_left -= (size_t)n - h;
+			c->sent_body += (size_t)n - h;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return STEP_STOP;
+		conn_close(c);
+		return STEP_STOP;
+	}
 	while (c->woff < c->wlen) {
 		int flags = MSG_NOSIGNAL | (c->file_left || c->mp ? MSG_MORE : 0);
 		ssize_t n = send(c->fd, wbuf(c) + c->woff, c->wlen - c->woff, flags);
@@ -629,7 +682,8 @@ static void conn_run(struct conn *c)
 
 void conn_event(struct conn *c, uint32_t events)
 {
-	(void)events;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->rdrained = false;
 	conn_run(c);
 }
 

@@ -12,6 +12,7 @@
 struct worker;
 struct upload;
 struct multipart;
+struct fentry;
 
 /* Read buffer (request heads and body bytes) and write buffer (response
  * heads and small bodies) share one allocation, held only while busy. */
@@ -59,8 +60,12 @@ struct conn {
 	uint32_t rpos;           /* first unconsumed byte after the head */
 	uint32_t head_len;       /* the current request's head */
 	uint32_t wlen, woff;     /* write buffer fill and position */
-	int file_fd;             /* -1 when no file body */
+	bool rdrained;           /* the last recv emptied the socket */
+	int file_fd;             /* -1 when no file body; owned by fe */
 	uint64_t file_off, file_left;
+	const char *mem;         /* a body in memory (owned by fe) */
+	size_t mem_left;
+	struct fentry *fe;       /* the file entry the body comes from */
 	uint64_t body_left;      /* Content-Length bytes still to read */
 	struct hp_chunked chunk;
 
@@ -99,10 +104,13 @@ void conn_stop_idle(struct conn *c);
 /* Response building for handlers. conn_head starts a response with status,
  * returning the buffer to append header fields to; conn_commit ends the
  * head (Connection, Keep-Alive), appends body[0..n) unless HEAD, and starts
- * writing. conn_file makes an open file the body (ownership passes). */
+ * writing. conn_entry hands c a reference to the file entry that owns the
+ * body's descriptor or bytes; conn_file and conn_mem then name the body. */
 struct obuf *conn_head(struct conn *c, struct obuf *o, int status);
 void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n);
+void conn_entry(struct conn *c, struct fentry *e);
 void conn_file(struct conn *c, int fd, uint64_t off, uint64_t len);
+void conn_mem(struct conn *c, const char *p, size_t n);
 
 /* A complete error response: text/plain body "<code> <reason>: detail".
  * extra is NULL or more header lines ending in CRLF. Closes afterwards when

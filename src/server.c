@@ -26,7 +26,7 @@
 
 /* Tags that tell the listener and the wake-up eventfd from connections in
  * epoll_event.data.ptr. */
-static char listen_tag, wake_tag;
+static char listen_tag, wake_tag, inotify_tag;
 
 static int listen_fd = -1;
 static struct worker *workers;
@@ -308,6 +308,13 @@ static void *worker_main(void *arg)
 	log_set_thread(name);
 	pthread_setname_np(pthread_self(), name);
 	alog_buf_init(&w->alog);
+	if (fcache_init(&w->fcache) == 0) {
+		struct epoll_event iev = { .events = EPOLLIN, .data.ptr = &inotify_tag };
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->fcache.ifd, &iev) < 0)
+			fcache_destroy(&w->fcache);
+	} else {
+		log_warn("inotify unavailable: files are opened on every request");
+	}
 
 	struct epoll_event evs[MAX_EVENTS];
 	w->now_ms = mono_ms();
@@ -323,9 +330,16 @@ static void *worker_main(void *arg)
 		}
 		w->now_ms = mono_ms();
 		w->now = time(NULL);
+		/* File changes first: a request in this batch may have been
+		 * sent after the change, and must not see the old file. */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.ptr == &inotify_tag)
+				fcache_changes(&w->fcache);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
-			if (p == &listen_tag) {
+			if (p == &inotify_tag) {
+				continue;
+			} else if (p == &listen_tag) {
 				if (!w->stopping)
 					accept_some(w);
 			} else if (p == &wake_tag) {
@@ -363,6 +377,7 @@ static void *worker_main(void *arg)
 		}
 	}
 	alog_buf_free(&w->alog);
+	fcache_destroy(&w->fcache);
 	while (w->free_bufs) {
 		char *b = w->free_bufs;
 		w->free_bufs = *(void **)b;

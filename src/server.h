@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fcache.h"
 #include "log.h"
 
 struct conn;
@@ -37,6 +38,7 @@ struct worker {
 	void *free_bufs;        /* a small stack of released I/O buffers */
 	int n_free_bufs;
 	struct alog_buf alog;
+	struct fcache fcache;
 	int64_t alog_flushed_ms;
 
 	/* Completed blocking jobs, handed over by the I/O pool. */

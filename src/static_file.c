@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "cond.h"
+#include "fcache.h"
 #include "config.h"
 #include "conn.h"
 #include "mime.h"
 #include "path.h"
+#include "server.h"
 #include "range.h"
 
 #define PATH_MAX_REL 4096
@@ -122,67 +124,86 @@ struct multipart {
 	struct byte_range r[RANGE_MAX];
 };
 
-/* One representation of the requested file: the file itself or a
- * precompressed sibling. */
-struct rep {
-	int fd;
-	struct stat sb;
-	char variant;              /* 0, 'b' or 'g' */
-	char etag[ETAG_MAX];
-	size_t etag_n;
-};
-
-static void rep_etag(struct rep *r)
-{
-	r->etag_n = etag_make(r->etag, (uint64_t)r->sb.st_ino, (uint64_t)r->sb.st_size,
-			      (int64_t)r->sb.st_mtim.tv_sec * 1000000000 + r->sb.st_mtim.tv_nsec,
-			      r->variant);
-}
-
 static int64_t mtime_ns(const struct stat *sb)
 {
 	return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
-/* Looks for rel + ".br" / ".gz" when the client takes that coding: a
- * regular file not older than the original. Picks the coding with the
- * higher q, br on a tie. On success rep describes the sibling. */
-static bool find_precompressed(const char *rel, size_t n, const struct hp_info *info,
-			       const struct stat *orig, struct rep *rep)
+/* Opens rel beneath the root. *plain is set when no symbolic link was
+ * crossed (only such paths may be cached: see fcache.c). */
+static int open_file(const char *rel, bool *plain)
 {
-	if (info->accept_encoding.p == NULL || n + 4 > PATH_MAX_REL + 12)
-		return false;
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	};
+	long fd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	*plain = fd >= 0;
+	if (fd < 0 && errno == ELOOP)
+		return open_beneath(rel);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Fills a sibling representation (rel + ".br" / ".gz") on first use: a
+ * regular file, reached without symbolic links, not older than the
+ * original. */
+static void probe_sibling(struct fentry *e, int which)
+{
+	struct fc_rep *r = &e->rep[which];
+	const struct fc_rep *id = &e->rep[FC_IDENTITY];
+	char path[PATH_MAX_REL + 32];
+	r->state = FC_ABSENT;
+	if ((size_t)e->rel_n + 4 > sizeof(path))
+		return;
+	memcpy(path, e->rel, e->rel_n);
+	memcpy(path + e->rel_n, which == FC_BR ? ".br" : ".gz", 4);
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	};
+	long fd = syscall(SYS_openat2, cfg->root_fd, path, &how, sizeof(how));
+	if (fd < 0)
+		return;
+	if (fstat((int)fd, &r->sb) < 0 || !S_ISREG(r->sb.st_mode) ||
+	    mtime_ns(&r->sb) < mtime_ns(&id->sb)) {
+		close((int)fd);
+		return;
+	}
+	r->fd = (int)fd;
+	r->state = FC_PRESENT;
+	r->etag_n = (uint8_t)etag_make(r->etag, (uint64_t)r->sb.st_ino, (uint64_t)r->sb.st_size,
+				       mtime_ns(&r->sb), r->variant);
+}
+
+/* The representation to send: a precompressed sibling when the client
+ * takes its coding (the higher q wins, br on a tie), else the file. */
+static const struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *info)
+{
+	if (info->accept_encoding.p == NULL)
+		return &e->rep[FC_IDENTITY];
 	int qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
 	int qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
-	struct { const char *ext; char variant; int q; } order[2] = {
-		{ ".br", 'b', qb }, { ".gz", 'g', qg },
-	};
+	int order[2] = { FC_BR, FC_GZ };
+	int q[2] = { qb, qg };
 	if (qg > qb) {
-		order[0] = (typeof(order[0])){ ".gz", 'g', qg };
-		order[1] = (typeof(order[1])){ ".br", 'b', qb };
+		order[0] = FC_GZ;
+		order[1] = FC_BR;
+		q[0] = qg;
+		q[1] = qb;
 	}
-	char path[PATH_MAX_REL + 32];
-	memcpy(path, rel, n);
 	for (int i = 0; i < 2; i++) {
-		if (order[i].q <= 0)
+		if (q[i] <= 0)
 			continue;
-		memcpy(path + n, order[i].ext, 4);
-		int fd = open_beneath(path);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &rep->sb) == 0 && S_ISREG(rep->sb.st_mode) &&
-		    mtime_ns(&rep->sb) >= mtime_ns(orig)) {
-			rep->fd = fd;
-			rep->variant = order[i].variant;
-			return true;
-		}
-		close(fd);
+		if (e->rep[order[i]].state == FC_UNKNOWN)
+			probe_sibling(e, order[i]);
+		if (e->rep[order[i]].state == FC_PRESENT)
+			return &e->rep[order[i]];
 	}
-	return false;
+	return &e->rep[FC_IDENTITY];
 }
 
 /* The validators and representation headers every file response has. */
-static void put_validators(struct obuf *o, const struct rep *r)
+static void put_validators(struct obuf *o, const struct fc_rep *r)
 {
 	char lm[32];
 	http_date_format(lm, r->sb.st_mtim.tv_sec);
@@ -193,7 +214,7 @@ static void put_validators(struct obuf *o, const struct rep *r)
 	ob_puts(o, "\r\nVary: Accept-Encoding\r\n");
 }
 
-static void put_type(struct obuf *o, const struct mime_type *mt, const struct rep *r,
+static void put_type(struct obuf *o, const struct mime_type *mt, const struct fc_rep *r,
 		     const char *base)
 {
 	ob_puts(o, "Content-Type: ");
@@ -267,7 +288,7 @@ void sf_multipart_free(struct conn *c)
 	c->mp = NULL;
 }
 
-static void not_modified(struct conn *c, const struct rep *r)
+static void not_modified(struct conn *c, const struct fc_rep *r)
 {
 	struct obuf o;
 	conn_head(c, &o, 304);
@@ -275,7 +296,7 @@ static void not_modified(struct conn *c, const struct rep *r)
 	conn_commit(c, &o, NULL, 0);
 }
 
-static int serve_ranges(struct conn *c, struct rep *r, const struct mime_type *mt,
+static int serve_ranges(struct conn *c, const struct fc_rep *r, const struct mime_type *mt,
 			const char *base, const struct byte_range *rg, int n)
 {
 	uint64_t size = (uint64_t)r->sb.st_size;
@@ -294,10 +315,8 @@ static int serve_ranges(struct conn *c, struct rep *r, const struct mime_type *m
 		return 0;
 	}
 	struct multipart *mp = calloc(1, sizeof(*mp));
-	if (mp == NULL) {
-		close(r->fd);
+	if (mp == NULL)
 		return 503;
-	}
 	mp->n = n;
 	mp->size = size;
 	mp->type = mt->type;
@@ -322,13 +341,59 @@ static int serve_ranges(struct conn *c, struct rep *r, const struct mime_type *m
 	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
 	put_validators(&o, r);
 	if (c->head_only) {
-		close(r->fd);
 		free(mp);
 	} else {
 		c->mp = mp;
 		c->file_fd = r->fd;
 	}
 	conn_commit(c, &o, NULL, 0);
+	return 0;
+}
+
+/* Opens and checks rel for a cache miss. Returns 0 with *out (one
+ * reference for the caller), or an error status with *detail; a directory
+ * without the slash is redirected here (*out stays NULL, returns 0). */
+static int open_entry(struct conn *c, const struct http_request *req, const char *rel,
+		      size_t n, bool dir_slash, struct fentry **out, const char **detail)
+{
+	bool plain;
+	*out = NULL;
+	int fd = open_file(rel, &plain);
+	if (fd < 0)
+		return open_error(fd, detail);
+	struct stat sb;
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		*detail = "cannot stat file";
+		return 500;
+	}
+	if (S_ISDIR(sb.st_mode) && !dir_slash) {
+		close(fd);
+		redirect_dir(c, req);
+		return 0;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		*detail = "not a regular file";
+		return 404;
+	}
+	const char *base = memrchr(rel, '/', n);
+	base = base ? base + 1 : rel;
+	const struct mime_type *mt = mime_lookup(base, n - (size_t)(base - rel), cfg->types);
+	if (mt == NULL) {
+		close(fd);
+		*detail = "file type not served";
+		return 415;
+	}
+	struct fentry *e = plain ? fcache_insert(&c->w->fcache, rel, n, fd, &sb, mt) : NULL;
+	if (e == NULL)
+		e = fcache_temp(rel, n, fd, &sb, mt);
+	if (e == NULL) {
+		close(fd);
+		*detail = "out of memory";
+		return 503;
+	}
+	*out = e;
 	return 0;
 }
 
@@ -350,40 +415,18 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 		memcpy(rel + n, "index.html", sizeof("index.html"));
 		n += sizeof("index.html") - 1;
 	}
-	struct rep r = { .variant = 0 };
-	r.fd = open_beneath(rel);
-	if (r.fd < 0)
-		return open_error(r.fd, detail);
-	if (fstat(r.fd, &r.sb) < 0) {
-		close(r.fd);
-		*detail = "cannot stat file";
-		return 500;
+	struct fentry *e = fcache_find(&c->w->fcache, rel, n);
+	if (e == NULL) {
+		st = open_entry(c, req, rel, n, dir_slash, &e, detail);
+		if (st || e == NULL)
+			return st;
 	}
-	if (S_ISDIR(r.sb.st_mode) && !dir_slash) {
-		close(r.fd);
-		redirect_dir(c, req);
-		return 0;
-	}
-	if (!S_ISREG(r.sb.st_mode)) {
-		close(r.fd);
-		*detail = "not a regular file";
-		return 404;
-	}
-	const char *base = strrchr(rel, '/');
-	base = base ? base + 1 : rel;
-	const struct mime_type *mt = mime_lookup(base, strlen(base), cfg->types);
-	if (mt == NULL) {
-		close(r.fd);
-		*detail = "file type not served";
-		return 415;
-	}
-
-	struct rep packed;
-	if (find_precompressed(rel, n, info, &r.sb, &packed)) {
-		close(r.fd);
-		r = packed;
-	}
-	rep_etag(&r);
+	/* From here c holds the reference: it is dropped with the response. */
+	conn_entry(c, e);
+	const char *base = memrchr(e->rel, '/', e->rel_n);
+	base = base ? base + 1 : e->rel;
+	const struct mime_type *mt = e->mt;
+	const struct fc_rep *r = choose_rep(e, info);
 
 	struct cond_input ci = {
 		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
@@ -392,39 +435,38 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 		.if_modified_since_n = info->if_modified_since.n,
 		.if_unmodified_since = info->if_unmodified_since.p,
 		.if_unmodified_since_n = info->if_unmodified_since.n,
-		.etag = r.etag, .etag_n = r.etag_n,
-		.mtime = r.sb.st_mtim.tv_sec,
+		.etag = r->etag, .etag_n = r->etag_n,
+		.mtime = r->sb.st_mtim.tv_sec,
 		.get_or_head = true,
 	};
 	switch (cond_evaluate(&ci)) {
 	case COND_NOT_MODIFIED:
-		close(r.fd);
-		not_modified(c, &r);
+		not_modified(c, r);
 		return 0;
 	case COND_FAILED:
-		close(r.fd);
 		*detail = "precondition failed";
 		return 412;
 	case COND_PASS:
 		break;
 	}
 
-	uint64_t size = (uint64_t)r.sb.st_size;
-	if (info->range.p && (info->if_range.p == NULL ||
-			      cond_if_range(info->if_range.p, info->if_range.n, r.etag, r.etag_n,
-					    r.sb.st_mtim.tv_sec))) {
+	uint64_t size = (uint64_t)r->sb.st_size;
+	/* An empty representation has no ranges to select (RFC 9110 14.2
+	 * lets the server ignore Range then). */
+	if (info->range.p && size > 0 &&
+	    (info->if_range.p == NULL ||
+	     cond_if_range(info->if_range.p, info->if_range.n, r->etag, r->etag_n, r->sb.st_mtim.tv_sec))) {
 		struct byte_range rg[RANGE_MAX];
 		int k = range_parse(info->range.p, info->range.n, size, rg, RANGE_MAX);
 		if (k == RANGE_UNSATISFIABLE) {
 			static __thread char extra[64];
-			close(r.fd);
 			snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\n",
 				 (unsigned long long)size);
 			conn_error(c, 416, "range not satisfiable", extra);
 			return 0;
 		}
 		if (k > 0) {
-			st = serve_ranges(c, &r, mt, base, rg, k);
+			st = serve_ranges(c, r, mt, base, rg, k);
 			if (st)
 				*detail = "out of memory";
 			return st;
@@ -433,12 +475,15 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 
 	struct obuf o;
 	conn_head(c, &o, 200);
-	put_type(&o, mt, &r, base);
+	put_type(&o, mt, r, base);
 	ob_puts(&o, "Content-Length: ");
 	ob_u64(&o, size);
 	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-	put_validators(&o, &r);
-	conn_file(c, r.fd, 0, size);
+	put_validators(&o, r);
+	if (r == &e->rep[FC_IDENTITY] && e->data)
+		conn_mem(c, e->data, size);
+	else
+		conn_file(c, r->fd, 0, size);
 	conn_commit(c, &o, NULL, 0);
 	return 0;
 }

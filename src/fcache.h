@@ -1,0 +1,81 @@
+/* A per-worker cache of open files: descriptor, metadata, validators, the
+ * precomputed header block, and the bytes of small files. Entries are
+ * dropped as soon as inotify reports a change to the file or to any
+ * directory on its path, so a changed file is never served from the cache
+ * (see fcache.c for the ordering argument). */
+#ifndef MTHTTPD_FCACHE_H
+#define MTHTTPD_FCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cond.h"
+#include "mime.h"
+
+#define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory */
+
+enum { FC_IDENTITY, FC_BR, FC_GZ, FC_REPS };
+enum fc_side { FC_UNKNOWN, FC_ABSENT, FC_PRESENT };
+
+/* One representation: the file, or a precompressed sibling. */
+struct fc_rep {
+	int8_t state;             /* enum fc_side (the identity is always PRESENT) */
+	char variant;             /* 0, 'b' or 'g' */
+	uint8_t etag_n;
+	int fd;
+	struct stat sb;
+	char etag[ETAG_MAX];
+};
+
+struct fentry {
+	struct fentry *hnext;     /* hash chain */
+	struct fentry *lprev, *lnext; /* insertion order, for eviction */
+	uint32_t hash;
+	int refs;                 /* the cache's own plus each user's */
+	bool dead;                /* dropped while in use */
+	const struct mime_type *mt;
+	char *data;               /* the identity bytes when small, else NULL */
+	struct fc_rep rep[FC_REPS];
+	uint16_t rel_n;
+	char rel[];               /* the path relative to the root */
+};
+
+struct fcache {
+	int ifd;                  /* inotify descriptor, -1 when unavailable */
+	struct fentry **tab;
+	unsigned mask;
+	struct fentry *head, *tail;
+	unsigned n;
+	size_t bytes;
+};
+
+/* Sets up an empty cache. Returns 0 or -errno (then the cache just stays
+ * empty and every request opens its file). */
+int fcache_init(struct fcache *fc);
+void fcache_destroy(struct fcache *fc);
+
+/* The entry for rel[0..n), with a reference the caller must put, or NULL. */
+struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n);
+
+/* Caches the regular file fd (opened beneath the root without crossing a
+ * symbolic link, described by sb) as rel. On success the cache owns fd and
+ * the returned entry carries a reference for the caller; on NULL the caller
+ * still owns fd. */
+struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int fd,
+			     const struct stat *sb, const struct mime_type *mt);
+
+/* An entry outside the cache, for a file that cannot be cached (reached
+ * through a symbolic link, or no inotify): owns fd, one reference for the
+ * caller. NULL when out of memory (the caller still owns fd). */
+struct fentry *fcache_temp(const char *rel, size_t n, int fd, const struct stat *sb,
+			   const struct mime_type *mt);
+
+/* Drops a reference. */
+void fcache_put(struct fcache *fc, struct fentry *e);
+
+/* Reads pending inotify events and drops what they touch. */
+void fcache_changes(struct fcache *fc);
+
+#endif
