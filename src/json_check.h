@@ -16,9 +16,10 @@ struct json_check {
 	int state;
 	/* ... private state: the implementation may add fields, but no
 	 * pointers to heap memory; the struct is all there is. */
-	unsigned depth;
-	uint8_t stack[JC_MAX_DEPTH / 8]; /* 1 bit per open container */
-	uint32_t aux[4];
+	unsigned depth;                  /* open arrays and objects */
+	uint8_t stack[JC_MAX_DEPTH / 8]; /* 1 bit per open container: 1 = object */
+	uint8_t in_key;                  /* the open string is an object key */
+	uint8_t lit;                     /* in a literal: index of the next byte */
 };
 
 void jc_init(struct json_check *jc);
