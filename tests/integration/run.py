@@ -21,8 +21,13 @@ def run_module(name):
     suite = unittest.defaultTestLoader.loadTestsFromName(name)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=1)
     res = runner.run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    passed = res.testsRun - failed - len(res.skipped)
+    # A test whose subtests fail is reported once per subtest: count tests.
+    def test_id(t):
+        return getattr(t, "test_case", t).id()
+    bad = {test_id(t) for t, _ in res.failures + res.errors}
+    bad |= {test_id(t) for t in res.unexpectedSuccesses}
+    failed = len(bad)
+    passed = max(res.testsRun - failed - len(res.skipped), 0)
     print("%s: %d passed, %d failed" % (name, passed, failed))
     return failed
 
