@@ -18,6 +18,7 @@
 #include "config.h"
 #include "fcache.h"
 #include "log.h"
+#include "path.h"
 #include "server.h"
 #include "static_file.h"
 #include "upload.h"
@@ -168,6 +169,8 @@ void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n)
 		c->keep_alive = false;
 		c->linger = true;
 	}
+	if (c->w->stopping)
+		c->keep_alive = false;
 	resp_end(o, c->keep_alive, (unsigned)(cfg->keepalive_max - (int)c->requests));
 	if (!c->head_only && n) {
 		ob_put(o, body, n);
@@ -268,10 +271,17 @@ static bool host_allowed(struct hp_slice h)
 	return false;
 }
 
-static bool path_is(const struct http_request *req, const char *lit)
+/* Is the target /upload, compared after decoding and normalising (so
+ * /%75pload and /x/../upload are /upload too)? */
+static bool is_upload_path(const struct http_request *req)
 {
-	size_t n = strlen(lit);
-	return req->path.n == n && memcmp(req->path.p, lit, n) == 0;
+	char rel[64];
+	bool dir_slash;
+	if (req->path.n == 7 && memcmp(req->path.p, "/upload", 7) == 0)
+		return true;
+	return req->path.n < sizeof(rel) && req->path.p[0] == '/' &&
+	       path_resolve(req->path.p, req->path.n, rel, sizeof(rel), &dir_slash) == 0 &&
+	       !dir_slash && strcmp(rel, "upload") == 0;
 }
 
 static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t *n)
@@ -310,10 +320,10 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	c->body_chunked = info.chunked;
 	if (info.chunked)
 		hp_chunked_init(&c->chunk);
+	c->expect_100 = info.expect_continue;
 	/* A body we will not read must still be consumed to keep the framing;
-	 * past the upload limit, or when the client waits for 100-continue
-	 * that a refusal will never send, closing is cheaper and safer. */
-	if (c->body_left > cfg->max_upload || (info.expect_continue && body_pending(c)))
+	 * past the upload limit closing is cheaper and safer. */
+	if (c->body_left > cfg->max_upload)
 		c->keep_alive = false;
 
 	struct hp_slice host = req->form == HP_ABSOLUTE ? req->authority : info.host;
@@ -324,15 +334,11 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 
 	const char *detail = "not allowed";
 	const char *extra = NULL;
-	bool upload_path = path_is(req, "/upload");
+	bool upload_path = is_upload_path(req);
 	if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
-		if (upload_path) {
-			st = 405;
-			detail = "GET and HEAD are not allowed on /upload";
+		st = sf_serve(c, req, &info, &detail);
+		if (st == 405)
 			extra = "Allow: POST\r\n";
-		} else {
-			st = sf_serve(c, req, &info, &detail);
-		}
 	} else if (req->m == HP_M_POST && upload_path) {
 		st = upload_begin(c, req, &info, &detail, &extra);
 		if (st == 0)
@@ -379,6 +385,7 @@ static void next_request(struct conn *c)
 	c->body_mode = BODY_NONE;
 	c->body_left = 0;
 	c->body_chunked = false;
+	c->expect_100 = false;
 	c->status = 0;
 	c->sent_body = 0;
 	c->head_only = false;
@@ -415,6 +422,11 @@ static void finish_response(struct conn *c)
 	log_access(c);
 	release_body(c);
 	c->wlen = c->woff = 0;
+	if (c->keep_alive && body_pending(c) && c->expect_100) {
+		/* Refused without 100 Continue: the client may or may not send
+		 * its body now, so the framing is lost. */
+		c->keep_alive = false;
+	}
 	if (c->keep_alive && body_pending(c) && c->body_mode != BODY_UPLOAD) {
 		c->body_mode = BODY_DISCARD;
 		c->sent_body = 0; /* counts discarded bytes from here */
@@ -422,6 +434,30 @@ static void finish_response(struct conn *c)
 		return;
 	}
 	next_request(c);
+}
+
+/* What the access log shows for a head that failed to parse: the request
+ * line when it is complete and shaped like one (printable, three parts),
+ * so "GET /%zz HTTP/1.1" is visible; else "-". */
+static void log_line_of_bad_head(struct conn *c, const struct http_request *req)
+{
+	if (req->line.p) {
+		slice_off(c, req->line, &c->line_off, &c->line_n);
+		return;
+	}
+	size_t lim = c->rlen < HP_MAX_HEAD ? c->rlen : HP_MAX_HEAD;
+	const char *cr = memchr(c->buf, '\r', lim);
+	c->line_off = c->line_n = 0;
+	if (cr == NULL || (size_t)(cr - c->buf) + 1 >= lim || cr[1] != '\n')
+		return;
+	int spaces = 0;
+	for (const char *p = c->buf; p < cr; p++) {
+		if (*p < 0x20 || *p > 0x7e)
+			return;
+		spaces += *p == ' ';
+	}
+	if (spaces == 2)
+		c->line_n = (uint16_t)(cr - c->buf);
 }
 
 static enum step do_read_head(struct conn *c)
@@ -438,11 +474,7 @@ static enum step do_read_head(struct conn *c)
 			return STEP_GO;
 		}
 		if (r == HP_ERROR) {
-			/* Log the first line if there is one. */
-			size_t lim = c->rlen < HP_MAX_HEAD ? c->rlen : HP_MAX_HEAD;
-			const char *nl = memchr(c->buf, '\n', lim);
-			c->line_off = 0;
-			c->line_n = nl ? (uint16_t)(nl - c->buf) : 0;
+			log_line_of_bad_head(c, &req);
 			c->requests++;
 			c->keep_alive = false;
 			conn_error(c, req.status, req.reason, NULL);
@@ -522,6 +554,17 @@ static enum step do_read_body(struct conn *c)
 				size_t used = 0;
 				struct hp_slice data = { NULL, 0 };
 				if (hp_chunked_feed(&c->chunk, p, avail, &used, &data) == HP_ERROR) {
+					if (c->body_mode == BODY_DISCARD) {
+						/* Its response is sent already: a
+						 * second one would desynchronise the
+						 * client. Just close. */
+						c->linger = true;
+						c->keep_alive = false;
+						c->body_chunked = false;
+						c->rpos = c->rlen;
+						start_close(c);
+						return STEP_GO;
+					}
 					if (c->body_mode == BODY_UPLOAD)
 						upload_abort(c);
 					c->body_mode = BODY_NONE;

@@ -50,6 +50,7 @@ struct conn {
 	bool reject;             /* accepted over --max-conns */
 	bool idle;               /* between requests, nothing received */
 	bool body_chunked;
+	bool expect_100;         /* the client waits for 100 Continue */
 	struct worker *w;
 	struct conn *tprev, *tnext;
 	int64_t deadline_ms;

@@ -40,6 +40,8 @@ static int open_error(int err, const char **detail)
 	switch (err) {
 	case -ENOENT:
 	case -ENOTDIR:
+	case -ENXIO:  /* a socket */
+	case -ENODEV: /* a device without a driver */
 		*detail = "no such file";
 		return 404;
 	case -EXDEV:
@@ -409,6 +411,10 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 		return st;
 	}
 	size_t n = strlen(rel);
+	if (!dir_slash && n == 6 && memcmp(rel, "upload", 6) == 0) {
+		*detail = "GET and HEAD are not allowed on /upload";
+		return 405;
+	}
 	if (dir_slash) {
 		if (n)
 			rel[n++] = '/';

@@ -293,7 +293,7 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
 	fchmod(u->fd, 0644); /* whatever the umask */
 	jc_init(&u->jc);
 	c->up = u;
-	if (info->expect_continue) {
+	if (c->expect_100 && !(info->has_length && info->length == 0)) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* First bytes on a socket whose buffer is empty: this send
 		 * does not block, and if it cannot complete the peer is gone. */
@@ -301,6 +301,7 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
 			conn_close(c);
 			return 0;
 		}
+		c->expect_100 = false;
 	}
 	c->body_mode = BODY_UPLOAD;
 	c->state = CS_READ_BODY;
