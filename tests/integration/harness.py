@@ -17,6 +17,7 @@ BIN = os.environ.get("MTHTTPD_BIN", os.path.join(TOP, "mthttpd"))
 TIMEOUT = 10.0  # seconds any single socket wait may take
 
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 
 
 def make_root(files=None):
@@ -67,8 +68,7 @@ class Server:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env)
         self.stdout_lines = []
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True).start()
+        self._start_pumps()
         self.host = host
         self.port = None
         if wait:
@@ -77,6 +77,14 @@ class Server:
                 self.stop()
                 raise RuntimeError("server did not start: %r" % self.log)
             self.port = int(m.group(2))
+
+    def _start_pumps(self):
+        """Threads that collect stderr into self.log, stdout into
+        self.stdout_lines."""
+        self.pumps = [threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True),
+                      threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True)]
+        for t in self.pumps:
+            t.start()
 
     def _pump(self, stream, into):
         for raw in stream:
@@ -144,10 +152,21 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         rc = self.proc.returncode
+        for t in self.pumps:
+            t.join(5)  # the last lines, sanitizer reports included
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Fails if the server reported memory errors, undefined behaviour
+        or leaks (the SANITIZE=1 build prints them on stderr)."""
+        with self.log_cond:
+            bad = [l for l in self.log if SANITIZER_RE.search(l)]
+        if bad:
+            raise AssertionError("sanitizer report from the server: %s" % bad[:5])
 
     def __enter__(self):
         return self

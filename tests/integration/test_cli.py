@@ -61,9 +61,7 @@ class RawServer(Server):
         self.stdout_lines = []
         self.proc = subprocess.Popen(self.argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.log), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines),
-                         daemon=True).start()
+        self._start_pumps()
         self.host = host
         self.port = None
         if wait:
