@@ -19,8 +19,14 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all run test check-asan unit clean fuzz bench
+.PHONY: all run test check-asan unit clean fuzz bench deps test-deps
 all: $(BIN)
+
+deps:
+	@sh tools/deps.sh cc:gcc
+
+test-deps:
+	@sh tools/deps.sh cc:gcc python3:python3
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -37,14 +43,14 @@ $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libmthttpd.a | $(BUILD)/unit
 $(BUILD) $(BUILD)/unit:
 	mkdir -p $@
 
-run: $(BIN)
+run: deps $(BIN)
 	./$(BIN) --root ./resources --port 8080 --host 127.0.0.1
 
 unit: $(UNIT_BINS)
 
 # Every unit test program, then the integration suite against the real
 # binary; the last line is "N passed, N failed".
-test: $(BIN) $(UNIT_BINS)
+test: test-deps $(BIN) $(UNIT_BINS)
 	MTHTTPD_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/unit sh tests/run.sh
 
 check-asan:
