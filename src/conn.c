@@ -576,12 +576,16 @@ static enum step do_read_body(struct conn *c)
 				c->rpos += (uint32_t)used;
 				if (data.n && !body_bytes(c, data.p, data.n))
 					return STEP_GO;
+				if (c->state != CS_READ_BODY)
+					return STEP_GO; /* paused for the disk */
 			} else {
 				size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
 				c->rpos += (uint32_t)take;
 				c->body_left -= take;
 				if (take && !body_bytes(c, p, take))
 					return STEP_GO;
+				if (c->state != CS_READ_BODY)
+					return STEP_GO; /* paused for the disk */
 			}
 			if (!body_pending(c)) {
 				body_done(c);

@@ -32,13 +32,25 @@
 #define POOL_THREADS 32
 #define POOL_STACK (128 * 1024)
 
+/* Body bytes are gathered here and written by the pool, so the worker never
+ * calls into the filesystem: a flush starts once UPLOAD_FLUSH bytes are
+ * held, and since a slice of body is at most CONN_RBUF bytes, appending
+ * always fits. */
+#define UPLOAD_FLUSH (48 * 1024)
+#define UPLOAD_BUF (UPLOAD_FLUSH + CONN_RBUF)
+
+enum job { JOB_WRITE, JOB_COMMIT };
+
 struct upload {
-	int fd;                      /* the temporary file */
-	int err;                     /* errno of the commit, 0 on success */
+	int fd;                      /* the temporary file, -1 until created */
+	int err;                     /* errno of the last job, 0 on success */
+	uint8_t job;                 /* enum job on the pool */
 	uint64_t bytes;
 	char tmp[32];                /* ".upload-<id>.tmp" */
 	char name[64];               /* the final name */
 	struct json_check jc;
+	size_t buf_n;
+	char buf[UPLOAD_BUF];
 };
 
 /* ---- the blocking-I/O pool ---- */
@@ -67,21 +79,42 @@ static void random_id(char *out, size_t n)
 	out[n] = '\0';
 }
 
-/* Runs on a pool thread: everything that may wait on the disk. */
+/* Creates the temporary file (if not yet) and writes what is buffered.
+ * Runs on a pool thread. Returns 0 or an errno. */
+static int write_out(struct upload *u)
+{
+	if (u->fd < 0) {
+		u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (u->fd < 0)
+			return errno;
+		fchmod(u->fd, 0644); /* whatever the umask */
+	}
+	size_t off = 0;
+	while (off < u->buf_n) {
+		ssize_t w = write(u->fd, u->buf + off, u->buf_n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		off += (size_t)w;
+	}
+	u->buf_n = 0;
+	return 0;
+}
+
+/* Makes the upload durable under its final name. Runs on a pool thread. */
 static int commit(struct upload *u)
 {
 	int dfd = cfg->uploads_fd;
-	if (fsync(u->fd) < 0) {
-		int e = errno;
-		close(u->fd);
-		u->fd = -1;
+	int e = write_out(u);
+	if (e)
 		return e;
-	}
-	if (close(u->fd) < 0) {
-		u->fd = -1;
+	if (fsync(u->fd) < 0)
 		return errno;
-	}
+	e = close(u->fd) < 0 ? errno : 0;
 	u->fd = -1;
+	if (e)
+		return e;
 	for (int tries = 0;; tries++) {
 		time_t t = time(NULL);
 		struct tm tm;
@@ -107,12 +140,24 @@ static int commit(struct upload *u)
 	if (fsync(dfd) < 0) {
 		/* The name may not survive a crash: take it back rather than
 		 * answer 201 for something that is not durable. */
-		int e = errno;
+		e = errno;
 		unlinkat(dfd, u->name, 0);
 		u->name[0] = '\0';
 		return e;
 	}
 	return 0;
+}
+
+/* Removes whatever an upload has on disk (pool thread or worker). */
+static void discard_files(struct upload *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		u->fd = -1;
+		unlinkat(cfg->uploads_fd, u->tmp, 0);
+	} else if (u->job == JOB_COMMIT) {
+		unlinkat(cfg->uploads_fd, u->tmp, 0);
+	}
 }
 
 static void *pool_main(void *arg)
@@ -133,9 +178,9 @@ static void *pool_main(void *arg)
 		pthread_mutex_unlock(&pool_lock);
 
 		struct upload *u = c->up;
-		u->err = commit(u);
+		u->err = u->job == JOB_COMMIT ? commit(u) : write_out(u);
 		if (u->err)
-			unlinkat(cfg->uploads_fd, u->tmp, 0);
+			discard_files(u);
 		worker_complete(c->w, c);
 
 		pthread_mutex_lock(&pool_lock);
@@ -170,8 +215,12 @@ void upload_pool_stop(void)
 		pthread_join(pool_tids[i], NULL);
 }
 
-static void pool_submit(struct conn *c)
+static void pool_submit(struct conn *c, enum job job)
 {
+	c->up->job = (uint8_t)job;
+	c->io_pending = true;
+	c->state = CS_WAIT_IO;
+	worker_timer(c->w, c, TL_NONE);
 	c->next_done = NULL; /* the link serves the queue now, the worker's list later */
 	pthread_mutex_lock(&pool_lock);
 	if (queue_tail)
@@ -274,23 +323,20 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
 		c->keep_alive = false;
 		return 413;
 	}
-	struct upload *u = calloc(1, sizeof(*u));
+	struct upload *u = malloc(sizeof(*u));
 	if (u == NULL) {
 		*detail = "out of memory";
 		return 503;
 	}
+	u->fd = -1;
+	u->err = 0;
+	u->job = JOB_WRITE;
+	u->bytes = 0;
+	u->buf_n = 0;
+	u->name[0] = '\0';
 	char id[ID_LEN + 5];
 	random_id(id, sizeof(id) - 1);
 	snprintf(u->tmp, sizeof(u->tmp), TMP_PREFIX "%s" TMP_SUFFIX, id);
-	u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (u->fd < 0) {
-		int e = errno;
-		log_error("upload: creating %s/%s: %s", cfg->uploads, u->tmp, strerror(e));
-		free(u);
-		*detail = e == ENOSPC || e == EDQUOT ? "no space left for uploads" : "cannot store upload";
-		return e == ENOSPC || e == EDQUOT ? 507 : 500;
-	}
-	fchmod(u->fd, 0644); /* whatever the umask */
 	jc_init(&u->jc);
 	c->up = u;
 	if (c->expect_100 && !(info->has_length && info->length == 0)) {
@@ -340,15 +386,11 @@ int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
 		upload_abort(c);
 		return 400;
 	}
-	while (n) {
-		ssize_t w = write(u->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return fail(c, errno, detail);
-		p += w;
-		n -= (size_t)w;
-	}
+	memcpy(u->buf + u->buf_n, p, n);
+	u->buf_n += n;
+	/* Hand a full buffer to the pool; reading pauses until it is written. */
+	if (u->buf_n >= UPLOAD_FLUSH)
+		pool_submit(c, JOB_WRITE);
 	return 0;
 }
 
@@ -365,10 +407,7 @@ void upload_end(struct conn *c)
 		conn_error(c, 400, msg, NULL);
 		return;
 	}
-	c->io_pending = true;
-	c->state = CS_WAIT_IO;
-	worker_timer(c->w, c, TL_NONE);
-	pool_submit(c);
+	pool_submit(c, JOB_COMMIT);
 }
 
 void upload_completed(struct conn *c)
@@ -376,11 +415,13 @@ void upload_completed(struct conn *c)
 	struct upload *u = c->up;
 	char ip[INET6_ADDRSTRLEN];
 	c->io_pending = false;
-	c->body_mode = BODY_NONE;
-	if (u->err == 0)
+	if (u->job == JOB_COMMIT && u->err == 0)
 		log_info("stored upload %s (%llu bytes) from %s", u->name,
 			 (unsigned long long)u->bytes, conn_peer_str(c, ip, sizeof(ip)));
 	if (c->closed) {
+		/* The client left: an unfinished upload leaves nothing. */
+		if (u->job != JOB_COMMIT)
+			discard_files(u);
 		upload_free(c);
 		c->next_done = c->w->graveyard;
 		c->w->graveyard = c;
@@ -389,10 +430,19 @@ void upload_completed(struct conn *c)
 	if (u->err) {
 		const char *detail = NULL;
 		int st = fail(c, u->err, &detail);
+		c->body_mode = BODY_NONE;
+		c->keep_alive = false;
 		conn_error(c, st, detail, NULL);
 		conn_resume(c);
 		return;
 	}
+	if (u->job == JOB_WRITE) {
+		c->state = CS_READ_BODY;
+		worker_timer(c->w, c, TL_BODY);
+		conn_resume(c);
+		return;
+	}
+	c->body_mode = BODY_NONE;
 	char body[256];
 	int n = snprintf(body, sizeof(body),
 			 "{\"status\":\"success\",\"message\":\"File created successfully\","
@@ -414,8 +464,6 @@ void upload_abort(struct conn *c)
 	struct upload *u = c->up;
 	if (u == NULL || c->io_pending)
 		return; /* the pool owns it until upload_completed */
-	if (u->fd >= 0)
-		close(u->fd);
-	unlinkat(cfg->uploads_fd, u->tmp, 0);
+	discard_files(u);
 	upload_free(c);
 }

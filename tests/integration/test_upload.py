@@ -69,6 +69,12 @@ def temps(d):
     return {n for n in listing(d) if TMP_RE.match(n)}
 
 
+# The server holds up to 48 KiB of a body in memory before its first write;
+# a partial body this long has reached the disk as a temporary file.
+SPILL = b"[" + b"1," * 40000          # 80001 bytes of a valid JSON prefix
+SPILL_CL = "200000"
+
+
 def poll(cond, timeout=harness.TIMEOUT, step=0.02):
     """Calls cond() until it returns a true value or timeout passes; returns
     the last value. (Polling with a deadline, not a sleep as a guess.)"""
@@ -580,8 +586,9 @@ class UploadBasics(OwnServer):
     def test_disconnect_variants_leave_nothing(self):
         import struct
         for label, extra, raw_tail, rst in [
-                ("chunked, FIN", {"Transfer-Encoding": "chunked"}, b"5\r\n[1,2,\r\n3\r\n", False),
-                ("length, RST", {"Content-Length": "5000"}, b'{"a": "' + b"r" * 300, True)]:
+                ("chunked, FIN", {"Transfer-Encoding": "chunked"},
+                 b"%x\r\n" % len(SPILL) + SPILL + b"\r\n3\r\n", False),
+                ("length, RST", {"Content-Length": SPILL_CL}, SPILL, True)]:
             with self.subTest(label):
                 before = listing(self.updir)
                 c = self.srv.connect()
@@ -612,7 +619,8 @@ class UploadBasics(OwnServer):
         before = temps(self.updir)
         c = self.srv.connect()
         try:
-            c.send(upload_request(self.srv, b"", headers={"Content-Length": "1000"}) + b'["in flight"')
+            c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}) +
+                   b'["in flight",' + SPILL[1:])
             new = poll(lambda: temps(self.updir) - before)
             self.assertTrue(new, "no temporary file appeared for an upload in flight")
             for t in new:
@@ -629,9 +637,8 @@ class UploadBasics(OwnServer):
         start = len(self.srv.log)
         c = self.srv.connect()
         try:
-            c.send(upload_request(self.srv, b"", headers={"Content-Length": "1000"}))
-            c.send(b"[" + b"1," * 49 + b"1")  # 100 bytes of a valid prefix
-            self.assertEqual(len(b"[" + b"1," * 49 + b"1"), 100)
+            c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}))
+            c.send(SPILL)  # a valid prefix, long enough to reach the disk
             # The server has begun the upload once its temporary file exists.
             self.assertTrue(poll(lambda: temps(self.updir) - before),
                             "no temporary file while the body streams in")
@@ -746,7 +753,7 @@ class UploadStall(OwnServer):
         before = listing(self.updir)
         c = self.srv.connect()
         try:
-            c.send(upload_request(self.srv, b"", headers={"Content-Length": "100"}) + b"[1,")
+            c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}) + SPILL)
             self.assertTrue(poll(lambda: temps(self.updir) - before),
                             "no temporary file while the body streams in")
             # README: a body that stalls past --keepalive-timeout closes.
@@ -958,8 +965,8 @@ class UploadCrash(UploadCase):
         partial = []
         for k in range(3):
             c = srv.connect()
-            c.send(upload_request(srv, b"", headers={"Content-Length": "100000"}) +
-                   b'{"partial": %d, "pad": "' % k + b"p" * 2000)
+            c.send(upload_request(srv, b"", headers={"Content-Length": SPILL_CL}) +
+                   b'{"partial": %d, "pad": "' % k + b"p" * 70000)
             partial.append(c)
         self.assertTrue(poll(lambda: len(temps(self.updir)) >= 3),
                         "no temporary files for uploads in flight: %r" % listing(self.updir))
