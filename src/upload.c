@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -62,22 +63,73 @@ static bool pool_stopping;
 static pthread_t pool_tids[POOL_THREADS];
 static int pool_n;
 
+/* Random bytes come from the kernel in batches: one getrandom() per 256
+ * bytes instead of one per name. */
+static __thread unsigned char rnd[256];
+static __thread size_t rnd_left;
+
+static unsigned char random_byte(void)
+{
+	while (rnd_left == 0) {
+		if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
+			rnd_left = sizeof(rnd);
+	}
+	return rnd[--rnd_left];
+}
+
 static void random_id(char *out, size_t n)
 {
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	size_t o = 0;
-	while (o < n) {
-		unsigned char r[32];
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			continue;
+	for (size_t o = 0; o < n;) {
+		unsigned char r = random_byte();
 		/* 252 = 7 * 36: rejecting the rest keeps every character
 		 * equally likely. */
-		for (size_t i = 0; i < sizeof(r) && o < n; i++)
-			if (r[i] < 252)
-				out[o++] = alphabet[r[i] % 36];
+		if (r < 252)
+			out[o++] = alphabet[r % 36];
 	}
 	out[n] = '\0';
 }
+
+/* Durability of names: one fsync of the directory covers every rename done
+ * before it started, so concurrent commits share it (group commit). */
+static pthread_mutex_t dsync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dsync_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t renamed_gen;   /* renames done so far */
+static uint64_t synced_gen;    /* renames covered by a finished fsync */
+static bool dsync_running;
+static int dsync_err;          /* errno of the last fsync, 0 if it worked */
+
+/* Waits until a directory fsync that started after this thread's rename
+ * has finished; runs it when nobody else is. Returns 0 or an errno. */
+static int sync_dir_after_rename(void)
+{
+	pthread_mutex_lock(&dsync_lock);
+	uint64_t mine = ++renamed_gen;
+	int err = 0;
+	for (;;) {
+		if (synced_gen >= mine) {
+			err = dsync_err;
+			break;
+		}
+		if (!dsync_running) {
+			dsync_running = true;
+			uint64_t target = renamed_gen;
+			pthread_mutex_unlock(&dsync_lock);
+			int rc = fsync(cfg->uploads_fd) < 0 ? errno : 0;
+			pthread_mutex_lock(&dsync_lock);
+			dsync_running = false;
+			synced_gen = target;
+			dsync_err = rc;
+			pthread_cond_broadcast(&dsync_cond);
+			continue;
+		}
+		pthread_cond_wait(&dsync_cond, &dsync_lock);
+	}
+	pthread_mutex_unlock(&dsync_lock);
+	return err;
+}
+
+static mode_t saved_umask;
 
 /* Creates the temporary file (if not yet) and writes what is buffered.
  * Runs on a pool thread. Returns 0 or an errno. */
@@ -87,7 +139,8 @@ static int write_out(struct upload *u)
 		u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (u->fd < 0)
 			return errno;
-		fchmod(u->fd, 0644); /* whatever the umask */
+		if (saved_umask & 0644)
+			fchmod(u->fd, 0644); /* whatever the umask */
 	}
 	size_t off = 0;
 	while (off < u->buf_n) {
@@ -137,10 +190,10 @@ static int commit(struct upload *u)
 		if (errno != EEXIST || tries >= 16)
 			return errno;
 	}
-	if (fsync(dfd) < 0) {
+	e = sync_dir_after_rename();
+	if (e) {
 		/* The name may not survive a crash: take it back rather than
 		 * answer 201 for something that is not durable. */
-		e = errno;
 		unlinkat(dfd, u->name, 0);
 		u->name[0] = '\0';
 		return e;
@@ -164,6 +217,9 @@ static void *pool_main(void *arg)
 {
 	(void)arg;
 	log_set_thread("io");
+	/* The event loops come first when the CPU is short: a flush may wait,
+	 * a GET should not. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	pthread_mutex_lock(&pool_lock);
 	for (;;) {
 		while (queue_head == NULL && !pool_stopping)
@@ -191,6 +247,8 @@ static void *pool_main(void *arg)
 
 int upload_pool_start(void)
 {
+	saved_umask = umask(022);
+	umask(saved_umask);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, POOL_STACK);
