@@ -30,7 +30,7 @@
 #define TMP_PREFIX ".upload-"
 #define TMP_SUFFIX ".tmp"
 #define ID_LEN 8
-#define POOL_THREADS 32
+#define POOL_THREADS 16
 #define POOL_STACK (128 * 1024)
 
 /* Body bytes are gathered here and written by the pool, so the worker never
