@@ -175,35 +175,84 @@ void alog_buf_free(struct alog_buf *b)
 	b->p = NULL;
 }
 
-static size_t format_addr(char *dst, size_t cap, const void *addr)
+/* The peer address as text. The last one is kept per thread: most lines of
+ * a busy log come from the same few clients, and inet_ntop is not free. */
+static size_t format_addr(char *dst, const void *addr)
 {
+	static __thread unsigned char last_key[17];
+	static __thread char last_txt[INET6_ADDRSTRLEN];
+	static __thread size_t last_n;
+	unsigned char key[17] = { 0 };
 	const struct sockaddr *sa = addr;
 	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = addr;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], dst, (socklen_t)cap);
-		else
-			inet_ntop(AF_INET6, &s6->sin6_addr, dst, (socklen_t)cap);
+		key[0] = 6;
+		memcpy(key + 1, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
 	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = addr;
-		inet_ntop(AF_INET, &s4->sin_addr, dst, (socklen_t)cap);
-	} else {
-		snprintf(dst, cap, "-");
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)addr)->sin_addr, 4);
 	}
-	return strlen(dst);
+	if (last_n == 0 || memcmp(key, last_key, sizeof(key)) != 0) {
+		if (key[0] == 6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(key + 1)))
+			inet_ntop(AF_INET, key + 13, last_txt, sizeof(last_txt));
+		else if (key[0] == 6)
+			inet_ntop(AF_INET6, key + 1, last_txt, sizeof(last_txt));
+		else if (key[0] == 4)
+			inet_ntop(AF_INET, key + 1, last_txt, sizeof(last_txt));
+		else
+			strcpy(last_txt, "-");
+		last_n = strlen(last_txt);
+		memcpy(last_key, key, sizeof(key));
+	}
+	memcpy(dst, last_txt, last_n);
+	return last_n;
 }
 
-/* Appends "value" escaped in quotes, or "-" when absent. */
-static size_t quoted(char *dst, size_t cap, const char *v, size_t n)
+#define FIELD_MAX 500 /* bytes of one client field that are logged */
+
+/* Appends "value" escaped in quotes, or "-" when absent. At most
+ * 2 + 4 * FIELD_MAX bytes. */
+static size_t quoted(char *dst, const char *v, size_t n)
 {
-	if (v == NULL || n == 0)
-		return (size_t)snprintf(dst, cap, "\"-\"");
+	if (v == NULL || n == 0) {
+		memcpy(dst, "\"-\"", 3);
+		return 3;
+	}
+	if (n > FIELD_MAX)
+		n = FIELD_MAX;
 	dst[0] = '"';
-	size_t o = 1 + log_escape(dst + 1, cap - 2, v, n);
+	size_t o = 1;
+	size_t i = 0;
+	while (i < n) {
+		/* Copy the run that needs no escaping in one go. */
+		size_t j = i;
+		while (j < n && (unsigned char)v[j] >= 0x20 && (unsigned char)v[j] < 0x7f &&
+		       v[j] != '"' && v[j] != '\\')
+			j++;
+		memcpy(dst + o, v + i, j - i);
+		o += j - i;
+		if (j == n)
+			break;
+		o += log_escape(dst + o, 5, v + j, 1);
+		i = j + 1;
+	}
 	dst[o++] = '"';
-	dst[o] = '\0';
 	return o;
 }
+
+static size_t put_u64(char *dst, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(dst, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
+}
+
+/* The longest line: address, stamp, three escaped fields, numbers. */
+#define LINE_MAX_BYTES (INET6_ADDRSTRLEN + 48 + 3 * (2 + 4 * FIELD_MAX) + 48)
 
 void alog_write(struct alog_buf *b, time_t now, const struct alog_entry *e)
 {
@@ -212,25 +261,33 @@ void alog_write(struct alog_buf *b, time_t now, const struct alog_entry *e)
 	if (now != b->stamp_sec) {
 		struct tm tm;
 		localtime_r(&now, &tm);
-		strftime(b->stamp, sizeof(b->stamp), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		b->stamp_n = strftime(b->stamp, sizeof(b->stamp), "%d/%b/%Y:%H:%M:%S %z", &tm);
 		b->stamp_sec = now;
 	}
-	/* The worst case of one line: three escaped fields of at most 2 KiB. */
-	char line[4 * 2048 + 256];
-	size_t n = format_addr(line, 64, e->addr);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, " - - [%s] ", b->stamp);
-	n += quoted(line + n, 2048, e->line, e->line_n > 500 ? 500 : e->line_n);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, " %d ", e->status);
-	if (e->bytes)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%llu ", (unsigned long long)e->bytes);
-	else
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "- ");
-	n += quoted(line + n, 2048, e->referer, e->referer_n > 500 ? 500 : e->referer_n);
-	line[n++] = ' ';
-	n += quoted(line + n, 2048, e->agent, e->agent_n > 500 ? 500 : e->agent_n);
-	line[n++] = '\n';
-	if (b->n + n > ALOG_BUF)
+	if (b->n + LINE_MAX_BYTES > ALOG_BUF)
 		alog_flush(b);
-	memcpy(b->p + b->n, line, n);
+	/* Written in place: no intermediate copy, no printf. */
+	char *d = b->p + b->n;
+	size_t n = format_addr(d, e->addr);
+	memcpy(d + n, " - - [", 6);
+	n += 6;
+	memcpy(d + n, b->stamp, b->stamp_n);
+	n += b->stamp_n;
+	memcpy(d + n, "] ", 2);
+	n += 2;
+	n += quoted(d + n, e->line, e->line_n);
+	d[n++] = ' ';
+	n += put_u64(d + n, (uint64_t)e->status);
+	d[n++] = ' ';
+	if (e->bytes) {
+		n += put_u64(d + n, e->bytes);
+	} else {
+		d[n++] = '-';
+	}
+	d[n++] = ' ';
+	n += quoted(d + n, e->referer, e->referer_n);
+	d[n++] = ' ';
+	n += quoted(d + n, e->agent, e->agent_n);
+	d[n++] = '\n';
 	b->n += n;
 }

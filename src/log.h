@@ -34,6 +34,7 @@ struct alog_buf {
 	size_t n;
 	time_t stamp_sec;  /* the second stamp[] was made for */
 	char stamp[32];    /* "25/Nov/2026:21:47:17 +0000" */
+	size_t stamp_n;
 };
 
 struct alog_entry {
