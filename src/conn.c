@@ -94,15 +94,6 @@ struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrl
 	c->tl = TL_NONE;
 	c->file_fd = -1;
 	memcpy(&c->peer, addr, addrlen < sizeof(c->peer) ? addrlen : sizeof(c->peer));
-	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.ptr = c,
-	};
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		free(c);
-		return NULL;
-	}
 	w->nconns++;
 	c->state = CS_READ_HEAD;
 	if (reject) {
@@ -115,7 +106,21 @@ struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrl
 	} else {
 		worker_timer(w, c, TL_HEADER);
 	}
+	/* Serve what is already there first: a request that arrived with the
+	 * connection and ends it (Connection: close) never costs an epoll_ctl.
+	 * Registering after EAGAIN loses nothing: EPOLL_CTL_ADD reports the
+	 * readiness the socket has at that moment. */
 	conn_run(c);
+	if (!c->closed) {
+		struct epoll_event ev = {
+			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+			.data.ptr = c,
+		};
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_error("epoll_ctl: %s", strerror(errno));
+			conn_close(c);
+		}
+	}
 	return c;
 }
 
