@@ -299,6 +299,16 @@ static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t
 	*n = (uint16_t)s.n;
 }
 
+static void join_list(const struct http_request *req, const char *name, bool multi,
+		      struct hp_slice *v, char *buf)
+{
+	if (!multi)
+		return;
+	size_t n = hp_join_field(req, name, buf, 1024);
+	if (n)
+		*v = (struct hp_slice){ buf, n };
+}
+
 static void dispatch(struct conn *c, const struct http_request *req, size_t head_len)
 {
 	struct worker *w = c->w;
@@ -336,6 +346,13 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		conn_error(c, 403, "host not served here", NULL);
 		return;
 	}
+
+	/* List fields on several lines become one list (RFC 9110 5.3). */
+	char joined[3][1024];
+	join_list(req, "if-match", info.if_match_multi, &info.if_match, joined[0]);
+	join_list(req, "if-none-match", info.if_none_match_multi, &info.if_none_match, joined[1]);
+	join_list(req, "accept-encoding", info.accept_encoding_multi, &info.accept_encoding,
+		  joined[2]);
 
 	const char *detail = "not allowed";
 	const char *extra = NULL;

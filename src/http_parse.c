@@ -6,6 +6,7 @@
 #include "http_parse.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* HP_NO_SIMD builds the scalar scan alone, to test it on x86-64 too. */
 #if defined(__SSE2__) && !defined(HP_NO_SIMD)
@@ -706,11 +707,52 @@ static void first(struct hp_slice *dst, const struct hp_header *h)
 		*dst = h->value;
 }
 
+/* A list field (RFC 9110 5.3): several lines mean one comma-joined list;
+ * the slice keeps the first line and *multi says there are more. */
+static void list_field(struct hp_slice *dst, bool *multi, const struct hp_header *h)
+{
+	if (dst->p != NULL)
+		*multi = true;
+	else
+		*dst = h->value;
+}
+
+/* A field with a single value: a second line makes it invalid, and the
+ * caller ignores it (RFC 9110 13.1.3, 13.1.4). */
+static void single(struct hp_slice *dst, bool *dup, const struct hp_header *h)
+{
+	if (dst->p != NULL)
+		*dup = true;
+	else
+		*dst = h->value;
+}
+
+size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap)
+{
+	size_t n = 0, len = strlen(name);
+	for (size_t k = 0; k < req->nheaders; k++) {
+		const struct hp_header *h = &req->headers[k];
+		if (h->name.n != len || strncasecmp(h->name.p, name, len) != 0)
+			continue;
+		size_t need = (n ? 2 : 0) + h->value.n;
+		if (n + need >= cap)
+			return 0;
+		if (n) {
+			out[n++] = ',';
+			out[n++] = ' ';
+		}
+		memcpy(out + n, h->value.p, h->value.n);
+		n += h->value.n;
+	}
+	return n;
+}
+
 int hp_analyze(const struct http_request *req, struct hp_info *info, const char **reason)
 {
 	struct te_list te = { 0, 0, false, false };
 	bool te_seen = false, close = false, keep = false, cont = false;
 	bool expect_bad = false;
+	bool dup_range = false, dup_if_range = false, dup_ims = false, dup_ius = false;
 	size_t k;
 
 	memset(info, 0, sizeof(*info));
@@ -731,7 +773,7 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			break;
 		case 5:
 			if (NAME_IS(h, "range"))
-				first(&info->range, h);
+				single(&info->range, &dup_range, h);
 			break;
 		case 6:
 			if (NAME_IS(h, "expect") && !expect_parse(h->value, &cont))
@@ -743,9 +785,9 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			break;
 		case 8:
 			if (NAME_IS(h, "if-match"))
-				first(&info->if_match, h);
+				list_field(&info->if_match, &info->if_match_multi, h);
 			else if (NAME_IS(h, "if-range"))
-				first(&info->if_range, h);
+				single(&info->if_range, &dup_if_range, h);
 			break;
 		case 10:
 			if (NAME_IS(h, "connection"))
@@ -761,7 +803,7 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			if (NAME_IS(h, "authorization"))
 				first(&info->authorization, h);
 			else if (NAME_IS(h, "if-none-match"))
-				first(&info->if_none_match, h);
+				list_field(&info->if_none_match, &info->if_none_match_multi, h);
 			break;
 		case 14:
 			if (NAME_IS(h, "content-length")) {
@@ -779,7 +821,7 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			break;
 		case 15:
 			if (NAME_IS(h, "accept-encoding"))
-				first(&info->accept_encoding, h);
+				list_field(&info->accept_encoding, &info->accept_encoding_multi, h);
 			break;
 		case 17:
 			if (NAME_IS(h, "transfer-encoding")) {
@@ -787,15 +829,24 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 				if (!te_parse(h->value, &te))
 					return bad(reason, 400, "invalid Transfer-Encoding");
 			} else if (NAME_IS(h, "if-modified-since")) {
-				first(&info->if_modified_since, h);
+				single(&info->if_modified_since, &dup_ims, h);
 			}
 			break;
 		case 19:
 			if (NAME_IS(h, "if-unmodified-since"))
-				first(&info->if_unmodified_since, h);
+				single(&info->if_unmodified_since, &dup_ius, h);
 			break;
 		}
 	}
+
+	if (dup_range)
+		info->range = (struct hp_slice){ NULL, 0 };
+	if (dup_if_range)
+		info->if_range = (struct hp_slice){ NULL, 0 };
+	if (dup_ims)
+		info->if_modified_since = (struct hp_slice){ NULL, 0 };
+	if (dup_ius)
+		info->if_unmodified_since = (struct hp_slice){ NULL, 0 };
 
 	if (req->minor == 1 && info->host.p == NULL)
 		return bad(reason, 400, "missing Host");

@@ -62,6 +62,9 @@ struct hp_info {
 	struct hp_slice content_type, authorization, user_agent, referer;
 	struct hp_slice if_match, if_none_match, if_modified_since,
 		if_unmodified_since, if_range, range, accept_encoding;
+	/* List fields sent on several lines: the slice holds the first line
+	 * only; hp_join_field() gives the whole list. */
+	bool if_match_multi, if_none_match_multi, accept_encoding_multi;
 };
 
 /* Interprets the fields of req (a successful hp_parse_request).
@@ -69,9 +72,14 @@ struct hp_info {
  * text: 400 (no Host in 1.1, several Host, bad Host syntax, CL with TE,
  * different CL values, CL not all digits or overflowing, bad TE list, TE in
  * HTTP/1.0), 501 (a well-formed TE list ending in chunked with another
- * coding), 417 (an expectation other than 100-continue). For repeated
- * singleton fields other than Host and Content-Length the first wins. */
+ * coding), 417 (an expectation other than 100-continue). Repeated
+ * Range, If-Range, If-Modified-Since and If-Unmodified-Since are dropped
+ * (invalid, so ignored); for other repeated singletons the first wins. */
 int hp_analyze(const struct http_request *req, struct hp_info *info, const char **reason);
+
+/* Joins the values of every field called name (case-insensitive) with
+ * ", " into out[0..cap). Returns the length, or 0 when it does not fit. */
+size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap);
 
 /* Streaming decoder of a chunked body (RFC 9112 §7.1). */
 struct hp_chunked {

@@ -205,10 +205,12 @@ static const struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *i
 }
 
 /* The validators and representation headers every file response has. */
-static void put_validators(struct obuf *o, const struct fc_rep *r)
+static void put_validators(struct obuf *o, const struct fc_rep *r, time_t now)
 {
 	char lm[32];
-	http_date_format(lm, r->sb.st_mtim.tv_sec);
+	/* A modification time in the future is not a Last-Modified a client
+	 * can use: send the Date instead (RFC 9110 8.8.2.1). */
+	http_date_format(lm, r->sb.st_mtim.tv_sec > now ? now : r->sb.st_mtim.tv_sec);
 	ob_puts(o, "Last-Modified: ");
 	ob_put(o, lm, 29);
 	ob_puts(o, "\r\nETag: ");
@@ -294,7 +296,7 @@ static void not_modified(struct conn *c, const struct fc_rep *r)
 {
 	struct obuf o;
 	conn_head(c, &o, 304);
-	put_validators(&o, r);
+	put_validators(&o, r, c->w->now);
 	conn_commit(c, &o, NULL, 0);
 }
 
@@ -311,7 +313,7 @@ static int serve_ranges(struct conn *c, const struct fc_rep *r, const struct mim
 		ob_puts(&o, "Content-Length: ");
 		ob_u64(&o, len);
 		ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-		put_validators(&o, r);
+		put_validators(&o, r, c->w->now);
 		conn_file(c, r->fd, rg[0].first, len);
 		conn_commit(c, &o, NULL, 0);
 		return 0;
@@ -341,7 +343,7 @@ static int serve_ranges(struct conn *c, const struct fc_rep *r, const struct mim
 	ob_puts(&o, "Content-Length: ");
 	ob_u64(&o, total);
 	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-	put_validators(&o, r);
+	put_validators(&o, r, c->w->now);
 	if (c->head_only) {
 		free(mp);
 	} else {
@@ -485,7 +487,7 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 	ob_puts(&o, "Content-Length: ");
 	ob_u64(&o, size);
 	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-	put_validators(&o, r);
+	put_validators(&o, r, c->w->now);
 	if (r == &e->rep[FC_IDENTITY] && e->data)
 		conn_mem(c, e->data, size);
 	else
