@@ -257,12 +257,17 @@ static void drain_wake(struct worker *w)
 void worker_complete(struct worker *w, struct conn *c)
 {
 	pthread_mutex_lock(&w->done_lock);
+	bool was_empty = w->done_head == NULL;
 	c->next_done = w->done_head;
 	w->done_head = c;
 	pthread_mutex_unlock(&w->done_lock);
-	uint64_t one = 1;
-	ssize_t r = write(w->wakefd, &one, sizeof(one));
-	(void)r;
+	/* A non-empty list means a wake-up is pending already: the worker
+	 * reads the eventfd before it takes the list. */
+	if (was_empty) {
+		uint64_t one = 1;
+		ssize_t r = write(w->wakefd, &one, sizeof(one));
+		(void)r;
+	}
 }
 
 static void begin_stop(struct worker *w)
