@@ -192,7 +192,8 @@ static size_t format_addr(char *dst, const void *addr)
 		memcpy(key + 1, &((const struct sockaddr_in *)addr)->sin_addr, 4);
 	}
 	if (last_n == 0 || memcmp(key, last_key, sizeof(key)) != 0) {
-		if (key[0] == 6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(key + 1)))
+		static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (key[0] == 6 && memcmp(key + 1, v4mapped, 12) == 0)
 			inet_ntop(AF_INET, key + 13, last_txt, sizeof(last_txt));
 		else if (key[0] == 6)
 			inet_ntop(AF_INET6, key + 1, last_txt, sizeof(last_txt));
