@@ -458,13 +458,18 @@ def raise_nofile(need):
 
 
 class TestManyIdleConnections(Base):
-    N = 2000
-    threads = 2
+    """SPEC 6: 10,000 idle keep-alive clients with the default 10 threads
+    must not stop an eleventh client from being served at once."""
+    N = 10000
+    threads = 10
+    # The default --max-conns is exactly 10,000: leave room for the new one.
+    server_args = ("--max-conns", "10100")
 
     @classmethod
     def setUpClass(cls):
-        # The server inherits the limit from this process, so raise it first.
-        if not raise_nofile(2 * cls.N + 512):
+        # The server inherits the limit from this process, so raise it
+        # first; each process needs N descriptors and some spare.
+        if not raise_nofile(cls.N + 1024):
             raise unittest.SkipTest("RLIMIT_NOFILE hard limit too low")
         super().setUpClass()
 
@@ -483,7 +488,8 @@ class TestManyIdleConnections(Base):
             r = self.srv.get("/p3.html")
             dt = time.monotonic() - t0
             self.assertPage(r, 3)
-            self.assertLess(dt, 2.0, "new client waited %.2fs behind %d idle ones" % (dt, self.N))
+            # A liveness bound, not a benchmark: blocked would mean 10 s+.
+            self.assertLess(dt, 5.0, "new client waited %.2fs behind %d idle ones" % (dt, self.N))
             for i in random.Random(7).sample(range(self.N), 50):
                 conns[i].send(self.req("/p%d.html" % ((i + 1) % 20)))
                 r = conns[i].read_response()
