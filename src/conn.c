@@ -636,6 +636,15 @@ static enum step do_read_body(struct conn *c)
 	}
 }
 
+/* Flags for the last bytes of a response. When the connection closes right
+ * after, MSG_MORE holds them back for the moment until close() or
+ * shutdown() queues the FIN, which then leaves in the same segment: one
+ * packet (and one ACK) less per connection. */
+static int last_flags(const struct conn *c)
+{
+	return c->keep_alive ? 0 : MSG_MORE;
+}
+
 static enum step do_write(struct conn *c)
 {
 again:
@@ -646,7 +655,7 @@ again:
 			{ (void *)c->mem, c->mem_left },
 		};
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | last_flags(c));
 		if (n > 0) {
 			size_t h = c->wlen - c->woff;
 			if ((size_t)n < h) {
@@ -667,7 +676,7 @@ again:
 		return STEP_STOP;
 	}
 	while (c->woff < c->wlen) {
-		int flags = MSG_NOSIGNAL | (c->file_left || c->mp ? MSG_MORE : 0);
+		int flags = MSG_NOSIGNAL | (c->file_left || c->mp ? MSG_MORE : last_flags(c));
 		ssize_t n = send(c->fd, wbuf(c) + c->woff, c->wlen - c->woff, flags);
 		if (n > 0) {
 			c->woff += (uint32_t)n;
