@@ -286,8 +286,10 @@ static void pool_submit(struct conn *c, enum job job)
 	else
 		queue_head = c;
 	queue_tail = c;
-	pthread_cond_signal(&pool_cond);
 	pthread_mutex_unlock(&pool_lock);
+	/* Signalled after unlocking, so the woken thread does not at once
+	 * block again on the mutex we hold. */
+	pthread_cond_signal(&pool_cond);
 }
 
 int upload_cleanup_stale(void)
