@@ -636,6 +636,16 @@ static enum step do_read_body(struct conn *c)
 	}
 }
 
+/* After a send or recv that moved nothing (EINTR is the caller's): wait
+ * for readiness on EAGAIN; the peer is gone or broken otherwise. */
+static enum step wait_or_close(struct conn *c, ssize_t n)
+{
+	if (n < 0 && errno == EAGAIN)
+		return STEP_STOP;
+	conn_close(c);
+	return STEP_STOP;
+}
+
 /* Flags for the last bytes of a response. When the connection closes right
  * after, MSG_MORE holds them back for the moment until close() or
  * shutdown() queues the FIN, which then leaves in the same segment: one
@@ -670,10 +680,7 @@ again:
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
-			return STEP_STOP;
-		conn_close(c);
-		return STEP_STOP;
+		return wait_or_close(c, n);
 	}
 	while (c->woff < c->wlen) {
 		int flags = MSG_NOSIGNAL | (c->file_left || c->mp ? MSG_MORE : last_flags(c));
@@ -684,10 +691,7 @@ again:
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
-			return STEP_STOP;
-		conn_close(c);
-		return STEP_STOP;
+		return wait_or_close(c, n);
 	}
 	while (c->file_left) {
 		off_t off = (off_t)c->file_off;
@@ -725,10 +729,7 @@ static enum step do_linger(struct conn *c)
 			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
-			return STEP_STOP;
-		conn_close(c);
-		return STEP_STOP;
+		return wait_or_close(c, n);
 	}
 }
 

@@ -651,27 +651,35 @@ static bool te_parse(struct hp_slice v, struct te_list *te)
 	return te->codings > before;
 }
 
+/* Steps through a comma-separated list (RFC 9110 5.6.1): the next member,
+ * with surrounding OWS removed, is p[*e0..*e1) (possibly empty). Returns
+ * false when the list is exhausted. */
+static bool next_member(const unsigned char *p, size_t n, size_t *i, size_t *e0, size_t *e1)
+{
+	if (*i >= n)
+		return false;
+	size_t j = skip_ows(p, *i, n);
+	*e0 = j;
+	while (j < n && p[j] != ',')
+		j++;
+	for (*e1 = j; *e1 > *e0 && is_ows(p[*e1 - 1]); (*e1)--)
+		;
+	*i = j + 1;
+	return true;
+}
+
 /* Connection = #connection-option: notes "close" and "keep-alive". Other
  * members (hop-by-hop field names) mean nothing to an origin server. */
 static void connection_parse(struct hp_slice v, bool *close, bool *keep)
 {
 	const unsigned char *p = (const unsigned char *)v.p;
-	size_t n = v.n, i = 0;
+	size_t i = 0, e0, e1;
 
-	while (i < n) {
-		size_t e0, e1;
-
-		i = skip_ows(p, i, n);
-		e0 = i;
-		while (i < n && p[i] != ',')
-			i++;
-		for (e1 = i; e1 > e0 && is_ows(p[e1 - 1]); e1--)
-			;
+	while (next_member(p, v.n, &i, &e0, &e1)) {
 		if (ieq(p + e0, e1 - e0, "close", 5))
 			*close = true;
 		else if (ieq(p + e0, e1 - e0, "keep-alive", 10))
 			*keep = true;
-		i++;
 	}
 }
 
@@ -680,23 +688,14 @@ static void connection_parse(struct hp_slice v, bool *close, bool *keep)
 static bool expect_parse(struct hp_slice v, bool *cont)
 {
 	const unsigned char *p = (const unsigned char *)v.p;
-	size_t n = v.n, i = 0;
+	size_t i = 0, e0, e1;
 
-	while (i < n) {
-		size_t e0, e1;
-
-		i = skip_ows(p, i, n);
-		e0 = i;
-		while (i < n && p[i] != ',')
-			i++;
-		for (e1 = i; e1 > e0 && is_ows(p[e1 - 1]); e1--)
-			;
-		if (e1 > e0) {
-			if (!ieq(p + e0, e1 - e0, "100-continue", 12))
-				return false;
-			*cont = true;
-		}
-		i++;
+	while (next_member(p, v.n, &i, &e0, &e1)) {
+		if (e1 == e0)
+			continue;
+		if (!ieq(p + e0, e1 - e0, "100-continue", 12))
+			return false;
+		*cont = true;
 	}
 	return true;
 }
