@@ -617,12 +617,17 @@ count_uploads() { find "$UPLOADS" -maxdepth 1 -type f -name 'upload_*.json' 2>/d
 count_tmp() { find "$UPLOADS" -maxdepth 1 -type f ! -name 'upload_*.json' 2>/dev/null | wc -l; }
 clear_uploads() { find "$UPLOADS" -maxdepth 1 -type f -name 'upload_*.json' -delete 2>/dev/null || true; }
 
+# The probe runs in the uploads directory itself: a directory that has held
+# thousands of files stays large after they are deleted, and create/rename
+# cost grows with it, so a fresh directory would measure a faster disk than
+# the one mthttpd writes to.
+clear_probe() { find "$UPLOADS" -maxdepth 1 -type f \( -name 'probe_*.json' -o -name '.tmp_*' \) -delete 2>/dev/null || true; }
+
 run_probe() { # round
-	local r=$1 d=$WORK/probe out
-	rm -rf "$d"
-	mkdir -p "$d"
+	local r=$1 d=$UPLOADS out
+	clear_probe
 	out=$(taskset -c "$SERVER_CPU" timeout -k 5 $((DURATION + 60)) "$PROBE" "$d" 32 "$DURATION" 200 2>&1) || true
-	rm -rf "$d"
+	clear_probe
 	local ops
 	ops=$(sed -n 's/.*ops_per_s=\([0-9.]*\).*/\1/p' <<<"$out")
 	if [[ -z $ops ]]; then
