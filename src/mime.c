@@ -261,7 +261,9 @@ int mime_accept_q(const char *v, size_t n, const char *coding)
 		 * syntax and means nothing; trailing junk is malformed. */
 		if (i != end || tok_n == 0)
 			goto next;
-		if (token_eq(v + tok, tok_n, coding)) {
+		/* "x-gzip" is gzip (RFC 9110 8.4.1.3). */
+		if (token_eq(v + tok, tok_n, coding) ||
+		    (tok_n == 6 && token_eq(v + tok, tok_n, "x-gzip") && token_eq(coding, strlen(coding), "gzip"))) {
 			if (exact < 0)
 				exact = q; /* the first entry for a coding wins */
 		} else if (tok_n == 1 && v[tok] == '*') {

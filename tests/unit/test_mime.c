@@ -182,12 +182,17 @@ static const struct accept_case accepts[] = {
 	A("gzip", "GZip", 1000),
 	A("Br", "br", 1000),
 	A("gzip", "identity", 1000),
-	A("x-gzip", "gzip", 0),
 	A("gzip2", "gzip", 0),
 	A("gzi", "gzip", 0),
 	/* q-values. */
 	A("gzip;q=0", "gzip", 0),
 	A("gzip;q=0.5", "gzip", 500),
+	/* x-gzip is gzip (RFC 9110 8.4.1.3), but not the other way round. */
+	A("x-gzip", "gzip", 1000),
+	A("X-GZIP;q=0.3", "gzip", 300),
+	A("x-gzip;q=0", "gzip", 0),
+	A("gzip", "x-gzip", 0),
+	A("x-gzip", "br", 0),
 	A("gzip;q=1", "gzip", 1000),
 	A("gzip;q=1.", "gzip", 1000),
 	A("gzip;q=1.0", "gzip", 1000),
