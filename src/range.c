@@ -113,36 +113,47 @@ static int parse_spec(const char *v, size_t n, uint64_t size, struct byte_range 
 	return 1;
 }
 
-/* Few elements (at most max): insertion sort by first is enough. */
-static void sort_ranges(struct byte_range *r, int n)
+/* Do a and b overlap or touch? last < size <= UINT64_MAX, so last + 1
+ * cannot wrap. */
+static bool touches(struct byte_range a, struct byte_range b)
 {
-	for (int i = 1; i < n; i++) {
-		struct byte_range t = r[i];
-		int j = i;
-
-		while (j > 0 && r[j - 1].first > t.first) {
-			r[j] = r[j - 1];
-			j--;
-		}
-		r[j] = t;
-	}
+	return a.first <= b.last + 1 && b.first <= a.last + 1;
 }
 
-/* Merges overlapping and adjacent neighbours of a sorted array; returns the
- * new count. last < size <= UINT64_MAX, so last + 1 cannot wrap. */
+/* Merges overlapping and adjacent ranges, keeping the order in which they
+ * were requested: a merged range stands where its earliest member stood
+ * (RFC 9110 15.3.7.2: parts SHOULD follow the request's order). Few
+ * elements (at most max): quadratic is fine. Returns the new count. */
 static int coalesce(struct byte_range *r, int n)
 {
 	int k = 0;
 
-	for (int i = 1; i < n; i++) {
-		if (r[i].first <= r[k].last + 1) {
-			if (r[i].last > r[k].last)
-				r[k].last = r[i].last;
-		} else {
-			r[++k] = r[i];
+	for (int i = 0; i < n; i++) {
+		struct byte_range cur = r[i];
+		int at = -1;
+
+		for (int j = 0; j < k; j++) {
+			if (!touches(r[j], cur))
+				continue;
+			if (r[j].first < cur.first)
+				cur.first = r[j].first;
+			if (r[j].last > cur.last)
+				cur.last = r[j].last;
+			if (at < 0) {
+				at = j;
+				continue;
+			}
+			/* cur now joins two kept ranges: the later one goes. */
+			memmove(&r[j], &r[j + 1], (size_t)(k - j - 1) * sizeof(*r));
+			k--;
+			j--;
 		}
+		if (at < 0)
+			r[k++] = cur;
+		else
+			r[at] = cur;
 	}
-	return n ? k + 1 : 0;
+	return k;
 }
 
 int range_parse(const char *v, size_t n, uint64_t size, struct byte_range *out, int max)
@@ -196,6 +207,5 @@ int range_parse(const char *v, size_t n, uint64_t size, struct byte_range *out, 
 		return 0;
 	if (got == 0)
 		return RANGE_UNSATISFIABLE;
-	sort_ranges(out, got);
 	return coalesce(out, got);
 }

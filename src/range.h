@@ -13,8 +13,9 @@ struct byte_range {
 };
 
 /* Parses the Range value v[0..n) for a representation of size bytes.
- * Returns the number of satisfiable ranges written to out[0..max) (sorted
- * and with overlapping or adjacent ranges coalesced), 0 when the header is
+ * Returns the number of satisfiable ranges written to out[0..max) (with
+ * overlapping or adjacent ranges coalesced, in the order of the request: a
+ * merged range stands where its earliest member was), 0 when the header is
  * to be ignored (not "bytes=", syntactically invalid, more than max
  * ranges), or RANGE_UNSATISFIABLE when it is valid but no range can be
  * satisfied. Numbers of any length never overflow: a last-pos past the end

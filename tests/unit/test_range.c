@@ -78,10 +78,11 @@ static const struct range_case cases[] = {
 	{ __LINE__, "bytes=0-18446744073709551613,18446744073709551614-", U64MAX, 1,
 	  { { 0, U64MAX - 1 } } },
 
-	/* Several ranges: sorted, overlapping and adjacent ones merged. */
+	/* Several ranges: in request order, overlapping and adjacent ones
+	 * merged where their earliest member stood. */
 	{ __LINE__, "bytes=0-99,200-299", SZ, 2, { { 0, 99 }, { 200, 299 } } },
-	{ __LINE__, "bytes=900-999,0-99", SZ, 2, { { 0, 99 }, { 900, 999 } } },
-	{ __LINE__, "bytes=-1,0-0", SZ, 2, { { 0, 0 }, { 9999, 9999 } } },
+	{ __LINE__, "bytes=900-999,0-99", SZ, 2, { { 900, 999 }, { 0, 99 } } },
+	{ __LINE__, "bytes=-1,0-0", SZ, 2, { { 9999, 9999 }, { 0, 0 } } },
 	{ __LINE__, "bytes=500-600,601-999", SZ, 1, { { 500, 999 } } },
 	{ __LINE__, "bytes=601-999,500-600", SZ, 1, { { 500, 999 } } },
 	{ __LINE__, "bytes=500-600,602-999", SZ, 2, { { 500, 600 }, { 602, 999 } } },
@@ -92,7 +93,11 @@ static const struct range_case cases[] = {
 	{ __LINE__, "bytes=9000-,-500", SZ, 1, { { 9000, 9999 } } },
 	{ __LINE__, "bytes=0-,5-10", SZ, 1, { { 0, 9999 } } },
 	{ __LINE__, "bytes=30-39,10-19,50-59,20-29", SZ, 2, { { 10, 39 }, { 50, 59 } } },
-	{ __LINE__, "bytes=8-9,0-1,4-5", SZ, 3, { { 0, 1 }, { 4, 5 }, { 8, 9 } } },
+	{ __LINE__, "bytes=8-9,0-1,4-5", SZ, 3, { { 8, 9 }, { 0, 1 }, { 4, 5 } } },
+	/* A late range that bridges two earlier ones joins them at the first. */
+	{ __LINE__, "bytes=20-29,0-9,10-19", SZ, 1, { { 0, 29 } } },
+	{ __LINE__, "bytes=50-59,0-9,30-39,10-12", SZ, 3, { { 50, 59 }, { 0, 12 }, { 30, 39 } } },
+	{ __LINE__, "bytes=50-59,0-9,30-39,8-31", SZ, 2, { { 50, 59 }, { 0, 39 } } },
 	{ __LINE__, "bytes=0-1,10000-20000", SZ, 1, { { 0, 1 } } },
 	{ __LINE__, "bytes=99999999999999999999-,5-5", SZ, 1, { { 5, 5 } } },
 	{ __LINE__, "bytes=9990-20000,-5", SZ, 1, { { 9990, 9999 } } },
