@@ -482,13 +482,31 @@ static void log_line_of_bad_head(struct conn *c, const struct http_request *req)
 		c->line_n = (uint16_t)(cr - c->buf);
 }
 
+/* RFC 9112 2.2: a server SHOULD ignore at least one empty line (CRLF)
+ * before a request line; some clients send one after a POST body. Whole
+ * CRLF pairs only, all removed with one move. The header timeout bounds a
+ * client that sends nothing else. */
+static void skip_empty_lines(struct conn *c)
+{
+	uint32_t i = 0;
+	while (i + 1 < c->rlen && c->buf[i] == '\r' && c->buf[i + 1] == '\n')
+		i += 2;
+	if (i == 0)
+		return;
+	memmove(c->buf, c->buf + i, c->rlen - i);
+	c->rlen -= i;
+}
+
 static enum step do_read_head(struct conn *c)
 {
 	if (!ensure_buf(c)) {
 		conn_close(c);
 		return STEP_STOP;
 	}
-	if (c->rlen) {
+	if (c->rlen && c->buf[0] == '\r')
+		skip_empty_lines(c);
+	/* A lone CR may be the first half of an empty line: wait for more. */
+	if (c->rlen && !(c->rlen == 1 && c->buf[0] == '\r')) {
 		struct http_request req;
 		int r = hp_parse_request(c->buf, c->rlen, &req);
 		if (r >= 0) {

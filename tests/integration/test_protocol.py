@@ -507,10 +507,31 @@ _gen(TestVersions, "version", [
 class TestMalformedRequestLine(ProtoBase):
     """RFC 9112 §3 grammar, exactly: anything else is 400 and close."""
 
-    def test_leading_crlf_before_request_line_400(self):
-        # RFC 9112 §2.2 lets a server ignore an empty line first; README
-        # does not say mthttpd does, and SPEC §2 says parse exactly.
-        self.expect_reject(b"\r\n" + self.rq(), 400, method="GET")
+    def test_leading_crlf_before_request_line_ignored(self):
+        # RFC 9112 §2.2: a server SHOULD ignore empty lines (CRLF) before a
+        # request line; README says mthttpd does.
+        self.expect_answer(b"\r\n" + self.rq(), 200, body=INDEX)
+        self.expect_answer(b"\r\n\r\n\r\n" + self.rq(), 200, body=INDEX)
+
+    def test_empty_line_split_across_writes(self):
+        c = self.open()
+        try:
+            self.send(c, b"\r")
+            self.send(c, b"\n" + self.rq(headers=[("Connection", "close")]))
+            r = self.read(c)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, INDEX)
+        finally:
+            c.close()
+
+    def test_crlf_after_a_post_body_is_ignored(self):
+        # Old clients add CRLF after a body; the next request still parses.
+        req = self.rq("POST", "/about.html", body=b'{"a":1}') + b"\r\n"
+        self.expect_answer(req, 405, allow="GET, HEAD")
+
+    def test_lone_cr_before_request_line_400(self):
+        self.expect_reject(b"\rGET / HTTP/1.1\r\nHost: %s\r\n\r\n" % self.hp().encode(), 400,
+                           method="GET")
 
     def test_leading_lf_before_request_line_400(self):
         self.expect_reject(b"\n" + self.rq(), 400, method="GET")
