@@ -21,23 +21,22 @@ void ob_puts(struct obuf *o, const char *s)
 	ob_put(o, s, strlen(s));
 }
 
-void ob_u64(struct obuf *o, uint64_t v)
+size_t fmt_u64(char *dst, uint64_t v)
 {
-	char tmp[24];
+	char tmp[20];
 	size_t i = sizeof(tmp);
 	do {
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	ob_put(o, tmp + i, sizeof(tmp) - i);
+	memcpy(dst, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
 }
 
-void ob_header(struct obuf *o, const char *name, const char *value, size_t n)
+void ob_u64(struct obuf *o, uint64_t v)
 {
-	ob_puts(o, name);
-	ob_put(o, ": ", 2);
-	ob_put(o, value, n);
-	ob_put(o, "\r\n", 2);
+	char tmp[20];
+	ob_put(o, tmp, fmt_u64(tmp, v));
 }
 
 const char *resp_reason(int status)

@@ -26,8 +26,10 @@ static inline void obuf_init(struct obuf *o, char *p, size_t cap)
 void ob_put(struct obuf *o, const char *s, size_t n);
 void ob_puts(struct obuf *o, const char *s);
 void ob_u64(struct obuf *o, uint64_t v);
-/* Appends "Name: value\r\n". */
-void ob_header(struct obuf *o, const char *name, const char *value, size_t n);
+
+/* Writes v in decimal to dst (room for 20 bytes, no NUL). Returns the
+ * length. */
+size_t fmt_u64(char *dst, uint64_t v);
 
 /* The reason phrase of status, e.g. "Not Found". */
 const char *resp_reason(int status);

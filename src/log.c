@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_resp.h"
+
 #define ALOG_BUF 65536
 
 static __thread char thread_name[24] = "main";
@@ -140,11 +142,6 @@ int alog_reopen(void)
 	return 0;
 }
 
-int alog_enabled(void)
-{
-	return alog_fd >= 0;
-}
-
 void alog_buf_init(struct alog_buf *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -240,18 +237,6 @@ static size_t quoted(char *dst, const char *v, size_t n)
 	return o;
 }
 
-static size_t put_u64(char *dst, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	memcpy(dst, tmp + i, sizeof(tmp) - i);
-	return sizeof(tmp) - i;
-}
-
 /* The longest line: address, stamp, three escaped fields, numbers. */
 #define LINE_MAX_BYTES (INET6_ADDRSTRLEN + 48 + 3 * (2 + 4 * FIELD_MAX) + 48)
 
@@ -278,10 +263,10 @@ void alog_write(struct alog_buf *b, time_t now, const struct alog_entry *e)
 	n += 2;
 	n += quoted(d + n, e->line, e->line_n);
 	d[n++] = ' ';
-	n += put_u64(d + n, (uint64_t)e->status);
+	n += fmt_u64(d + n, (uint64_t)e->status);
 	d[n++] = ' ';
 	if (e->bytes) {
-		n += put_u64(d + n, e->bytes);
+		n += fmt_u64(d + n, e->bytes);
 	} else {
 		d[n++] = '-';
 	}

@@ -26,7 +26,6 @@ size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
 int alog_open(const char *path);
 /* Reopens it in place (SIGHUP), so open descriptors stay valid. */
 int alog_reopen(void);
-int alog_enabled(void);
 
 /* A per-thread access-log buffer. */
 struct alog_buf {

@@ -34,11 +34,6 @@ static atomic_long open_conns;
 static atomic_bool stop_requested;
 static atomic_long last_emfile_log; /* seconds; rate-limits that warning */
 
-long server_conn_count(void)
-{
-	return atomic_load_explicit(&open_conns, memory_order_relaxed);
-}
-
 void server_conn_released(void)
 {
 	atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);

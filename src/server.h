@@ -67,8 +67,7 @@ void worker_buf_put(struct worker *w, char *buf);
 /* Hands a conn whose blocking job finished back to its worker (any thread). */
 void worker_complete(struct worker *w, struct conn *c);
 
-/* Open connections over all workers (for the --max-conns limit). */
-long server_conn_count(void);
+/* A connection counted against --max-conns is gone. */
 void server_conn_released(void);
 
 #endif
