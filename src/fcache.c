@@ -208,16 +208,22 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	return e;
 }
 
-static void rep_init(struct fentry *e, int fd, const struct stat *sb)
+void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb)
 {
-	struct fc_rep *r = &e->rep[FC_IDENTITY];
 	r->state = FC_PRESENT;
 	r->fd = fd;
 	r->sb = *sb;
 	r->etag_n = (uint8_t)etag_make(r->etag, (uint64_t)sb->st_ino, (uint64_t)sb->st_size,
-				       (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec, 0);
+				       (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec,
+				       r->variant);
+	http_date_format(r->last_modified, sb->st_mtim.tv_sec);
+}
+
+static void rep_init(struct fentry *e, int fd, const struct stat *sb)
+{
 	e->rep[FC_BR].variant = 'b';
 	e->rep[FC_GZ].variant = 'g';
+	fcache_rep_fill(&e->rep[FC_IDENTITY], fd, sb);
 }
 
 struct fentry *fcache_temp(const char *rel, size_t n, int fd, const struct stat *sb,

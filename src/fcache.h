@@ -27,6 +27,7 @@ struct fc_rep {
 	int fd;
 	struct stat sb;
 	char etag[ETAG_MAX];
+	char last_modified[30];   /* IMF-fixdate of sb.st_mtim, computed once */
 };
 
 struct fentry {
@@ -71,6 +72,11 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
  * caller. NULL when out of memory (the caller still owns fd). */
 struct fentry *fcache_temp(const char *rel, size_t n, int fd, const struct stat *sb,
 			   const struct mime_type *mt);
+
+/* Makes r describe the open file fd (with metadata sb) as PRESENT: keeps
+ * both, and computes the validators once (ETag with r->variant,
+ * Last-Modified). */
+void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb);
 
 /* Drops a reference. */
 void fcache_put(struct fcache *fc, struct fentry *e);

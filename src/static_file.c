@@ -23,13 +23,14 @@
 
 #define PATH_MAX_REL 4096
 
-static int open_beneath(const char *rel)
+/* openat2 under the root: the kernel walks the path and refuses any step,
+ * ".." or symbolic link, that would leave it. resolve adds flags such as
+ * RESOLVE_NO_SYMLINKS. Returns the descriptor or -errno. */
+static int open_under_root(const char *rel, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-		/* The kernel walks the path and refuses any step, ".." or
-		 * symbolic link, that would leave the root. */
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
 	};
 	long fd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
@@ -135,15 +136,9 @@ static int64_t mtime_ns(const struct stat *sb)
  * crossed (only such paths may be cached: see fcache.c). */
 static int open_file(const char *rel, bool *plain)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-	};
-	long fd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	int fd = open_under_root(rel, RESOLVE_NO_SYMLINKS);
 	*plain = fd >= 0;
-	if (fd < 0 && errno == ELOOP)
-		return open_beneath(rel);
-	return fd < 0 ? -errno : (int)fd;
+	return fd == -ELOOP ? open_under_root(rel, 0) : fd;
 }
 
 /* Fills a sibling representation (rel + ".br" / ".gz") on first use: a
@@ -159,22 +154,15 @@ static void probe_sibling(struct fentry *e, int which)
 		return;
 	memcpy(path, e->rel, e->rel_n);
 	memcpy(path + e->rel_n, which == FC_BR ? ".br" : ".gz", 4);
-	struct open_how how = {
-		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-	};
-	long fd = syscall(SYS_openat2, cfg->root_fd, path, &how, sizeof(how));
+	int fd = open_under_root(path, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return;
-	if (fstat((int)fd, &r->sb) < 0 || !S_ISREG(r->sb.st_mode) ||
-	    mtime_ns(&r->sb) < mtime_ns(&id->sb)) {
-		close((int)fd);
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || mtime_ns(&sb) < mtime_ns(&id->sb)) {
+		close(fd);
 		return;
 	}
-	r->fd = (int)fd;
-	r->state = FC_PRESENT;
-	r->etag_n = (uint8_t)etag_make(r->etag, (uint64_t)r->sb.st_ino, (uint64_t)r->sb.st_size,
-				       mtime_ns(&r->sb), r->variant);
+	fcache_rep_fill(r, fd, &sb);
 }
 
 /* The representation to send: a precompressed sibling when the client
@@ -207,12 +195,10 @@ static const struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *i
 /* The validators and representation headers every file response has. */
 static void put_validators(struct obuf *o, const struct fc_rep *r, time_t now)
 {
-	char lm[32];
 	/* A modification time in the future is not a Last-Modified a client
 	 * can use: send the Date instead (RFC 9110 8.8.2.1). */
-	http_date_format(lm, r->sb.st_mtim.tv_sec > now ? now : r->sb.st_mtim.tv_sec);
 	ob_puts(o, "Last-Modified: ");
-	ob_put(o, lm, 29);
+	ob_put(o, r->sb.st_mtim.tv_sec > now ? resp_date(now) : r->last_modified, 29);
 	ob_puts(o, "\r\nETag: ");
 	ob_put(o, r->etag, r->etag_n);
 	ob_puts(o, "\r\nVary: Accept-Encoding\r\n");
