@@ -403,7 +403,7 @@ static void next_request(struct conn *c)
 	if (rest)
 		memmove(c->buf, c->buf + c->rpos, rest);
 	c->rlen = rest;
-	c->rpos = c->head_len = 0;
+	c->rpos = c->head_len = c->scanned = 0;
 	c->body_mode = BODY_NONE;
 	c->body_left = 0;
 	c->body_chunked = false;
@@ -495,6 +495,22 @@ static void skip_empty_lines(struct conn *c)
 		return;
 	memmove(c->buf, c->buf + i, c->rlen - i);
 	c->rlen -= i;
+	c->scanned = 0;
+}
+
+/* Should the head be parsed (again)? Always when its first bytes are new,
+ * so a malformed start is refused at once; after an incomplete parse only
+ * when a new line ended or the size limit is reached, since nothing else
+ * can complete it. A client that sends its head a byte at a time then
+ * costs a memchr per byte, not a parse of everything so far. A lone CR may
+ * be the first half of an empty line: wait for more. */
+static bool head_worth_parsing(const struct conn *c)
+{
+	if (c->rlen == 0 || (c->rlen == 1 && c->buf[0] == '\r'))
+		return false;
+	if (c->scanned == 0 || c->rlen >= HP_MAX_HEAD)
+		return true;
+	return c->rlen > c->scanned && memchr(c->buf + c->scanned, '\n', c->rlen - c->scanned);
 }
 
 static enum step do_read_head(struct conn *c)
@@ -505,10 +521,10 @@ static enum step do_read_head(struct conn *c)
 	}
 	if (c->rlen && c->buf[0] == '\r')
 		skip_empty_lines(c);
-	/* A lone CR may be the first half of an empty line: wait for more. */
-	if (c->rlen && !(c->rlen == 1 && c->buf[0] == '\r')) {
+	if (head_worth_parsing(c)) {
 		struct http_request req;
 		int r = hp_parse_request(c->buf, c->rlen, &req);
+		c->scanned = c->rlen;
 		if (r >= 0) {
 			dispatch(c, &req, (size_t)r);
 			return STEP_GO;

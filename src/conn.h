@@ -60,6 +60,7 @@ struct conn {
 	uint32_t rlen;           /* bytes in the read buffer */
 	uint32_t rpos;           /* first unconsumed byte after the head */
 	uint32_t head_len;       /* the current request's head */
+	uint32_t scanned;        /* bytes the parser found incomplete so far */
 	uint32_t wlen, woff;     /* write buffer fill and position */
 	bool rdrained;           /* the last recv emptied the socket */
 	int file_fd;             /* -1 when no file body; owned by fe */
