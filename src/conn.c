@@ -356,12 +356,13 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 
 	const char *detail = "not allowed";
 	const char *extra = NULL;
-	bool upload_path = is_upload_path(req);
 	if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
+		/* sf_serve resolves the path anyway and answers 405 for
+		 * /upload itself: no second resolution on the hot path. */
 		st = sf_serve(c, req, &info, &detail);
 		if (st == 405)
 			extra = "Allow: POST\r\n";
-	} else if (req->m == HP_M_POST && upload_path) {
+	} else if (req->m == HP_M_POST && is_upload_path(req)) {
 		st = upload_begin(c, req, &info, &detail, &extra);
 		if (st == 0)
 			return;
@@ -372,7 +373,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	} else {
 		st = 405;
 		detail = "method not allowed";
-		extra = upload_path ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+		extra = is_upload_path(req) ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
 	}
 	if (st)
 		conn_error(c, st, detail, extra);

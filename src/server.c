@@ -223,8 +223,6 @@ static void accept_some(struct worker *w)
 			server_conn_released();
 			continue;
 		}
-		if (reject)
-			log_warn("connection limit (%ld) reached: refusing with 503", cfg->max_conns);
 		if (conn_new(w, fd, &ss, len, reject) == NULL)
 			server_conn_released();
 	}
