@@ -358,10 +358,27 @@ static void upload_free(struct conn *c)
 	c->up = NULL;
 }
 
+/* The refusal texts that carry numbers; valid until the next call in this
+ * thread (conn_error copies them at once). */
+static const char *too_large(void)
+{
+	static __thread char msg[64];
+	snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
+		 (unsigned long long)cfg->max_upload);
+	return msg;
+}
+
+static const char *invalid_json(const struct json_check *jc)
+{
+	static __thread char msg[128];
+	snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
+		 (unsigned long long)jc->err_offset, jc->err);
+	return msg;
+}
+
 int upload_begin(struct conn *c, const struct http_request *req, const struct hp_info *info,
 		 const char **detail, const char **extra)
 {
-	static __thread char msg[96];
 	(void)req;
 	if (cfg->upload_token && !authorized(info)) {
 		*detail = "a valid bearer token is required";
@@ -377,9 +394,7 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
 		return 411;
 	}
 	if (info->has_length && info->length > cfg->max_upload) {
-		snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
-			 (unsigned long long)cfg->max_upload);
-		*detail = msg;
+		*detail = too_large();
 		c->keep_alive = false;
 		return 413;
 	}
@@ -429,20 +444,15 @@ static int fail(struct conn *c, int err, const char **detail)
 
 int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
 {
-	static __thread char msg[160];
 	struct upload *u = c->up;
 	u->bytes += n;
 	if (u->bytes > cfg->max_upload) {
-		snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
-			 (unsigned long long)cfg->max_upload);
-		*detail = msg;
+		*detail = too_large();
 		upload_abort(c);
 		return 413;
 	}
 	if (jc_feed(&u->jc, p, n) == JC_ERROR) {
-		snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
-			 (unsigned long long)u->jc.err_offset, u->jc.err);
-		*detail = msg;
+		*detail = invalid_json(&u->jc);
 		upload_abort(c);
 		return 400;
 	}
@@ -456,11 +466,9 @@ int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
 
 void upload_end(struct conn *c)
 {
-	static __thread char msg[160];
 	struct upload *u = c->up;
 	if (jc_finish(&u->jc) != JC_DONE) {
-		snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
-			 (unsigned long long)u->jc.err_offset, u->jc.err);
+		const char *msg = invalid_json(&u->jc);
 		upload_abort(c);
 		c->body_mode = BODY_NONE;
 		c->keep_alive = false;
