@@ -297,32 +297,12 @@ class TestResponseHeaders(ProtoBase):
         finally:
             c.close()
 
-    def test_connection_close_request(self):
+    def answered_then_closed(self, data):
+        """data earns a 200 with INDEX that says Connection: close, and the
+        server closes."""
         c = self.open()
         try:
-            c.send(self.rq(headers=[("Connection", "close")]))
-            r = self.read(c)
-            self.assertEqual(r.status, 200)
-            self.check_common(r, persistent=False)
-            self.assert_closed(c)
-        finally:
-            c.close()
-
-    def test_connection_close_among_tokens_case_insensitive(self):
-        c = self.open()
-        try:
-            c.send(self.rq(headers=[("Connection", "X-Foo, CLOSE")]))
-            r = self.read(c)
-            self.assertEqual(r.status, 200)
-            self.check_common(r, persistent=False)
-            self.assert_closed(c)
-        finally:
-            c.close()
-
-    def test_http10_defaults_to_close(self):
-        c = self.open()
-        try:
-            c.send(self.rq(version="HTTP/1.0", host=None))
+            c.send(data)
             r = self.read(c)
             self.assertEqual(r.status, 200)
             self.assertEqual(r.body, INDEX)
@@ -330,6 +310,15 @@ class TestResponseHeaders(ProtoBase):
             self.assert_closed(c)
         finally:
             c.close()
+
+    def test_connection_close_request(self):
+        self.answered_then_closed(self.rq(headers=[("Connection", "close")]))
+
+    def test_connection_close_among_tokens_case_insensitive(self):
+        self.answered_then_closed(self.rq(headers=[("Connection", "X-Foo, CLOSE")]))
+
+    def test_http10_defaults_to_close(self):
+        self.answered_then_closed(self.rq(version="HTTP/1.0", host=None))
 
     def test_http10_keep_alive(self):
         c = self.open()
