@@ -635,6 +635,7 @@ run_probe() { # round
 		return 0
 	fi
 	record 6 disk "$r" probe_ops_s "$ops"
+	PROBE_OPS+=("$ops")
 	record 6 disk "$r" probe_cpu_us_op "$(sed -n 's/.*cpu_us_per_op=\([0-9.]*\).*/\1/p' <<<"$out")"
 	log "w6 disk limit (32 threads create+write+fsync+rename+fsync dir): $ops ops/s"
 }
@@ -646,6 +647,7 @@ run_uploads() { # round
 	clear_uploads
 	n0=$(count_uploads)
 	measure 6 mthttpd "$r" 32 "$DURATION" /upload "" "${UPLOAD_ENV[@]}" || return 0
+	UPLOAD_RPS=$(grep -P "^6\tmthttpd\t$r\trps\t" "$RAW" | cut -f5 | tail -1)
 	sleep 0.5
 	n1=$(count_uploads)
 	record 6 mthttpd "$r" stored $((n1 - n0))
@@ -701,6 +703,15 @@ for s in "${SERVER_LIST[@]}"; do
 	wrk_run "$WORK/logs/warmup_$s.txt" 16 1 "http://127.0.0.1:${PORT[$s]}/index.html"
 	wrk_run "$WORK/logs/warmup1m_$s.txt" 4 1 "http://127.0.0.1:${PORT[$s]}/file_1m.txt"
 done
+# The uploads directory is brought to the size it has during the runs (a
+# run holds thousands of files; an ext4 directory never shrinks, and its
+# fsync costs grow with the blocks it spans), so the first recorded run,
+# probe or server, does not get a pristine, three-times-faster directory.
+if [[ -x $PROBE ]]; then
+	clear_probe
+	taskset -c "$SERVER_CPU" timeout -k 5 $((DURATION + 60)) "$PROBE" "$UPLOADS" 32 "$DURATION" 200 >/dev/null 2>&1 || true
+	clear_probe
+fi
 
 n=${#SERVER_LIST[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -712,9 +723,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		case $w in
 		6)
 			[[ -x $PROBE ]] || continue
-			if ((r % 2)); then run_probe "$r"; fi
+			# The disk is shared and its speed drifts: each server run
+			# is bracketed by two probe runs, and the round's ratio is
+			# taken against their mean.
+			PROBE_OPS=() UPLOAD_RPS=
+			run_probe "$r"
 			alive_or_mark mthttpd && run_uploads "$r"
-			if ((r % 2 == 0)); then run_probe "$r"; fi
+			run_probe "$r"
+			if [[ -n $UPLOAD_RPS && ${#PROBE_OPS[@]} -eq 2 ]]; then
+				record 6 mthttpd "$r" ratio_to_probe "$(awk -v u="$UPLOAD_RPS" -v a="${PROBE_OPS[0]}" -v b="${PROBE_OPS[1]}" \
+					'BEGIN { printf "%.3f", (a + b > 0 ? 2 * u / (a + b) : 0) }')"
+			fi
 			continue
 			;;
 		7)
@@ -862,14 +881,27 @@ if rows:
           f"{num(med(5, s, 'idle_cpu_us_req'), 2)} | {lat(med(5, s, 'idle_p99_us'))} | {num(med(5, s, 'idle_errors'))} |")
     w("")
 
+def w6_ratio_value():
+    # Each round's uploads/s against the mean of the probe runs just before
+    # and after it; the median over rounds.
+    r = med(6, M, "ratio_to_probe")
+    if r is None:
+        up, lim = med(6, M, "rps"), med(6, "disk", "probe_ops_s")
+        r = up / lim if up is not None and lim else None
+    return r
+
+def w6_ratio():
+    r = w6_ratio_value()
+    return "—" if r is None else f"{r:.2f}"
+
 if has(6, M, "rps") or has(6, "disk", "probe_ops_s"):
     w("## Durable uploads, 32 connections, 200-byte JSON (workload 6)")
     w("")
-    w("| disk limit (probe, 32 threads) | probe CPU µs/op | mthttpd uploads/s | uploads ÷ limit | p99 | CPU µs/upload | "
+    w("| disk limit (probe, 32 threads) | probe CPU µs/op | mthttpd uploads/s | uploads ÷ limit (median of rounds) | p99 | CPU µs/upload | "
       "files stored / 201s counted | temp files left | errors |")
     w("|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     lim, up = med(6, "disk", "probe_ops_s"), med(6, M, "rps")
-    w(f"| {num(lim)} ops/s | {num(med(6, 'disk', 'probe_cpu_us_op'), 1)} | {num(up)} | {ratio(up, lim)} | {lat(med(6, M, 'p99_us'))} | "
+    w(f"| {num(lim)} ops/s | {num(med(6, 'disk', 'probe_cpu_us_op'), 1)} | {num(up)} | {w6_ratio()} | {lat(med(6, M, 'p99_us'))} | "
       f"{num(med(6, M, 'cpu_us_req'), 2)} | {num(med(6, M, 'stored'))} / {num(med(6, M, 'requests'))} | "
       f"{num(med(6, M, 'tmp_left'))} | {num(med(6, M, 'errors'))} |")
     w("")
@@ -907,7 +939,7 @@ if M in servers:
             pass
     target("W5 RSS ≤ 1 KiB per idle conn", le(med(5, M, "rss_b_per_conn"), 1024))
     target("W5 req/s with idle ≥ 90 % of without", ge(med(5, M, "idle_rps"), med(5, M, "base_rps"), 0.9))
-    target("W6 uploads ≥ 0.8 × disk limit", ge(med(6, M, "rps"), med(6, "disk", "probe_ops_s"), 0.8))
+    target("W6 uploads ≥ 0.8 × disk limit", ge(w6_ratio_value(), 1.0, 0.8))
     target("W7 GET p99 during uploads < 5 ms", le(med(7, M, "during_p99_us"), 4999))
 if checks:
     w("## Targets of issue 4")
