@@ -73,6 +73,10 @@ int server_listen(void)
 	 * connection. Responses leave in one write (or corked with MSG_MORE
 	 * before sendfile), so Nagle would only add delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A connection reaches accept() with its first bytes (or after about
+	 * a second of silence): the request is read right after accept4, with
+	 * no epoll round for a socket that has nothing to say yet. */
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6) {
 		/* "::" means every interface, IPv4 included. */
 		int v6only = 0;

@@ -324,6 +324,18 @@ class TestHeaderTimeout(Base):
         finally:
             c.close()
 
+    def test_silent_connection_gets_408(self):
+        # The listener defers accept until the first bytes arrive, or
+        # about a second of silence: a client that never speaks is still
+        # accepted, answered 408 and closed, just that much later.
+        c = self.srv.connect()
+        try:
+            t0 = time.monotonic()
+            dt = self.expect_408(c, t0, 1 + 5.0)
+            self.assertGreaterEqual(dt, 0.5, "408 before the header timeout")
+        finally:
+            c.close()
+
     def test_slowloris_gets_408(self):
         head = (b"GET /p1.html HTTP/1.1\r\nHost: " + self.srv.hostport().encode() +
                 b"\r\nUser-Agent: slowloris" + b"-" * 200 + b"\r\n\r\n")
