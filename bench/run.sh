@@ -623,9 +623,15 @@ clear_uploads() { find "$UPLOADS" -maxdepth 1 -type f -name 'upload_*.json' -del
 # the one mthttpd writes to.
 clear_probe() { find "$UPLOADS" -maxdepth 1 -type f \( -name 'probe_*.json' -o -name '.tmp_*' \) -delete 2>/dev/null || true; }
 
+# Deleting thousands of files leaves the file system with metadata to write
+# back, which slows whatever runs next: every probe and server run starts
+# after a sync, so none pays for the one before it.
+settle_disk() { sync -f "$UPLOADS" 2>/dev/null || sync; }
+
 run_probe() { # round
 	local r=$1 d=$UPLOADS out
 	clear_probe
+	settle_disk
 	out=$(taskset -c "$SERVER_CPU" timeout -k 5 $((DURATION + 60)) "$PROBE" "$d" 32 "$DURATION" 200 2>&1) || true
 	clear_probe
 	local ops
@@ -645,6 +651,7 @@ UPLOAD_ENV=(WRK_METHOD=POST "WRK_BODY_FILE=$UPLOAD_BODY" WRK_CONTENT_TYPE=applic
 run_uploads() { # round
 	local r=$1 n0 n1
 	clear_uploads
+	settle_disk
 	n0=$(count_uploads)
 	measure 6 mthttpd "$r" 32 "$DURATION" /upload "" "${UPLOAD_ENV[@]}" || return 0
 	UPLOAD_RPS=$(grep -P "^6\tmthttpd\t$r\trps\t" "$RAW" | cut -f5 | tail -1)
