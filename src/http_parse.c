@@ -278,6 +278,27 @@ static COLD int version_error(struct http_request *req, size_t k, unsigned char 
 	return fail(req, 400, "malformed HTTP version");
 }
 
+/* Printable ASCII that RFC 3986 allows in neither a path (pchar) nor a
+ * query. The backslash is not among them: it is judged by the path rules
+ * (an attempt to leave the root, 403). In a query, '{', '}', '|', '^' and
+ * '`' are accepted as browsers send them unencoded there (WHATWG URL's
+ * query percent-encode set leaves them out); '"', '<' and '>' never are. */
+static bool path_bytes_valid(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memchr("\"<>`{}|^[]", p[i], 10))
+			return false;
+	return true;
+}
+
+static bool query_bytes_valid(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '"' || p[i] == '<' || p[i] == '>')
+			return false;
+	return true;
+}
+
 /* The request-target, once the line is complete and the version known. */
 static int split_target(struct http_request *req, size_t q)
 {
@@ -288,8 +309,12 @@ static int split_target(struct http_request *req, size_t q)
 	if (q) {
 		req->query.p = (const char *)t + q + 1;
 		req->query.n = n - q - 1;
+		if (!query_bytes_valid(t + q + 1, n - q - 1))
+			return fail(req, 400, "invalid character in query");
 	}
 	if (t[0] == '/') {
+		if (!path_bytes_valid(t, end))
+			return fail(req, 400, "invalid character in path");
 		req->form = HP_ORIGIN;
 		req->path.p = (const char *)t;
 		req->path.n = end;
@@ -313,6 +338,8 @@ static int split_target(struct http_request *req, size_t q)
 	a1 = slash ? (size_t)(slash - t) : end;
 	if (!host_port_valid(t + a0, a1 - a0))
 		return fail(req, 400, "invalid authority in request-target");
+	if (!path_bytes_valid(t + a1, end - a1))
+		return fail(req, 400, "invalid character in path");
 	req->form = HP_ABSOLUTE;
 	req->authority.p = (const char *)t + a0;
 	req->authority.n = a1 - a0;
@@ -796,11 +823,11 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			break;
 		case 12:
 			if (NAME_IS(h, "content-type"))
-				first(&info->content_type, h);
+				single(&info->content_type, &info->content_type_dup, h);
 			break;
 		case 13:
 			if (NAME_IS(h, "authorization"))
-				first(&info->authorization, h);
+				single(&info->authorization, &info->authorization_dup, h);
 			else if (NAME_IS(h, "if-none-match"))
 				list_field(&info->if_none_match, &info->if_none_match_multi, h);
 			break;

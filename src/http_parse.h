@@ -65,6 +65,9 @@ struct hp_info {
 	/* List fields sent on several lines: the slice holds the first line
 	 * only; hp_join_field() gives the whole list. */
 	bool if_match_multi, if_none_match_multi, accept_encoding_multi;
+	/* Singleton fields sent more than once (RFC 9110 §5.3: invalid); the
+	 * slice keeps the first. */
+	bool content_type_dup, authorization_dup;
 };
 
 /* Interprets the fields of req (a successful hp_parse_request).

@@ -380,13 +380,15 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
 		 const char **detail, const char **extra)
 {
 	(void)req;
-	if (cfg->upload_token && !authorized(info)) {
-		*detail = "a valid bearer token is required";
+	if (cfg->upload_token && (info->authorization_dup || !authorized(info))) {
+		*detail = info->authorization_dup ? "several Authorization fields"
+						  : "a valid bearer token is required";
 		*extra = "WWW-Authenticate: Bearer realm=\"mthttpd\"\r\n";
 		return 401;
 	}
-	if (!is_json_type(info->content_type)) {
-		*detail = "Content-Type must be application/json";
+	if (info->content_type_dup || !is_json_type(info->content_type)) {
+		*detail = info->content_type_dup ? "several Content-Type fields"
+						 : "Content-Type must be application/json";
 		return 415;
 	}
 	if (!info->has_length && !info->chunked) {

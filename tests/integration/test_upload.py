@@ -313,6 +313,19 @@ class UploadBasics(OwnServer):
                 self.assertIsNotNone(self.srv.wait_log(r"415", start=start, timeout=5),
                                      "refusal not logged: %r" % self.srv.log[start:])
 
+    def test_several_content_type_fields_415(self):
+        # A singleton field sent twice (RFC 9110 §5.3) is ambiguous: refused
+        # in either order, not decided by whichever line comes first.
+        for cts in (("application/json", "text/plain"), ("text/plain", "application/json"),
+                    ("application/json", "application/json")):
+            with self.subTest(cts=cts):
+                body = b'{"a":1}'
+                raw = (b"POST /upload HTTP/1.1\r\nHost: " + self.srv.hostport().encode() + b"\r\n" +
+                       b"".join(b"Content-Type: " + ct.encode() + b"\r\n" for ct in cts) +
+                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                r = self.refused(raw, 415, "Content-Type %r" % (cts,))
+                self.assertIn(b"several Content-Type", r.body)
+
     def test_no_framing_411(self):
         raw = upload_request(self.srv, b"", length=False)
         r = self.refused(raw, 411, "no framing")
@@ -684,6 +697,17 @@ class UploadToken(OwnServer):
             c.close()
         self.assertEqual(r.status, 401, "%r (no 100 Continue expected)" % r)
         self.assert_nothing_new(before, "expect with a wrong token")
+
+    def test_several_authorization_fields_401(self):
+        for auths in (("Bearer " + TOKEN, "Bearer wrong"), ("Bearer wrong", "Bearer " + TOKEN),
+                      ("Bearer " + TOKEN, "Bearer " + TOKEN)):
+            with self.subTest(auths=auths):
+                body = b'{"a":1}'
+                raw = (b"POST /upload HTTP/1.1\r\nHost: " + self.srv.hostport().encode() + b"\r\n" +
+                       b"".join(b"Authorization: " + a.encode() + b"\r\n" for a in auths) +
+                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                r = self.refused(raw, 401, "Authorization %r" % (auths,))
+                self.assertIsNotNone(r.header("WWW-Authenticate"), r)
 
     def test_right_token_201(self):
         for auth in ("Bearer " + TOKEN, "bearer " + TOKEN):
