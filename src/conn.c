@@ -373,7 +373,10 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	} else {
 		st = 405;
 		detail = "method not allowed";
-		extra = is_upload_path(req) ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+		/* "*" asks about the server as a whole (RFC 9110 §9.3.7). */
+		extra = req->form == HP_ASTERISK ? "Allow: GET, HEAD, POST\r\n"
+			: is_upload_path(req)     ? "Allow: POST\r\n"
+						  : "Allow: GET, HEAD\r\n";
 	}
 	if (st)
 		conn_error(c, st, detail, extra);
