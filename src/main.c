@@ -344,14 +344,20 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			fatal("access log %s: %s", c->access_log, strerror(-rc));
 	}
+	unsigned requested_port = c->port;
 	int rc = server_listen();
 	if (rc < 0)
 		fatal("cannot listen on %s port %u: %s", c->host, c->port, strerror(-rc));
 	add_bound_names();
 
 	bool v6 = strchr(c->host, ':') != NULL;
+	/* With --port 0 this line is the only way to learn the port: --quiet
+	 * does not hide it then. */
+	if (requested_port == 0)
+		log_set_quiet(0);
 	log_info("mthttpd/" MTHTTPD_VERSION " listening on %s%s%s:%u", v6 ? "[" : "", c->host,
 		 v6 ? "]" : "", c->port);
+	log_set_quiet(c->quiet);
 	log_info("threads %d, root %s, uploads %s, max-conns %ld, max-upload %llu, access log %s",
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
 		 c->access_log ? c->access_log : "off");

@@ -558,6 +558,31 @@ class TestQuiet(unittest.TestCase):
                 p.wait()
             shutil.rmtree(root, ignore_errors=True)
 
+    def test_quiet_still_says_the_port_it_chose(self):
+        # --port 0: the listening line is the only way to learn the port
+        root = make_root()
+        p = subprocess.Popen([BIN, "-q", "--port", "0", "--root", root,
+                              "--access-log", "off", "--threads", "1"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            line = p.stderr.readline().decode("utf-8", "replace")
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)$", line.strip())
+            self.assertIsNotNone(m, line)
+            check_log_line(self, line.rstrip("\n"))
+            r = http_get("127.0.0.1", int(m.group(1)))
+            self.assertEqual(r.status, 200)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=15)
+            self.assertEqual(p.returncode, 0)
+            # nothing else: the rest stays quiet
+            self.assertNotIn(root, err.decode("utf-8", "replace"))
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            shutil.rmtree(root, ignore_errors=True)
+
     def test_not_quiet_shows_info(self):
         # the counterpart: the same start-up without -q logs info lines
         srv = Server(threads=2)
