@@ -46,16 +46,18 @@ static int open_error(int err, const char **detail)
 		*detail = "no such file";
 		return 404;
 	case -EXDEV:
-	case -ELOOP:
 		*detail = "path leaves the document root";
 		return 403;
+	case -ELOOP:
+		*detail = "too many symbolic links (a loop)";
+		return 404;
 	case -EACCES:
 	case -EPERM:
 		*detail = "file not readable";
 		return 403;
-	case -ENAMETOOLONG:
-		*detail = "path too long";
-		return 414;
+	case -ENAMETOOLONG: /* no such name can exist: like nginx, 404 */
+		*detail = "file name too long";
+		return 404;
 	case -EMFILE:
 	case -ENFILE:
 	case -ENOMEM:
@@ -100,22 +102,68 @@ static void put_disposition(struct obuf *o, const char *name)
 	ob_put(o, "\r\n", 2);
 }
 
-static void redirect_dir(struct conn *c, const struct http_request *req)
+/* Bytes a Location may carry as they are: RFC 3986 pchar and '/' ('%' only
+ * in the query, where it still starts the escapes the client sent). */
+static bool uri_keep(unsigned char ch, bool query)
 {
-	struct obuf o;
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+		return true;
+	if (ch == '%')
+		return query;
+	if (ch == '?')
+		return query;
+	return ch != 0 && strchr("-._~!$&'()*+,;=:@/", ch) != NULL;
+}
+
+/* Appends p[0..n) percent-encoded where needed; returns the length. */
+static size_t put_uri(struct obuf *o, const char *p, size_t n, bool query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (uri_keep(ch, query)) {
+			if (o)
+				ob_put(o, (const char *)&ch, 1);
+			len++;
+		} else {
+			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			if (o)
+				ob_put(o, e, 3);
+			len += 3;
+		}
+	}
+	return len;
+}
+
+/* 301 to the directory with a slash. The Location is built from the
+ * normalised path, never from the raw one: "//evil.example" must not
+ * become a network-path reference to another host. */
+static int redirect_dir(struct conn *c, const struct http_request *req, const char *rel,
+			size_t n, const char **detail)
+{
 	static const char body[] = "301 Moved Permanently: the directory is at the path with a '/'\n";
+	size_t len = 2 + put_uri(NULL, rel, n, false) +
+		     (req->query.p ? 1 + put_uri(NULL, req->query.p, req->query.n, true) : 0);
+	if (len > CONN_WBUF / 2) {
+		*detail = "redirect target too long";
+		return 414;
+	}
+	struct obuf o;
 	conn_head(c, &o, 301);
-	ob_puts(&o, "Location: ");
-	ob_put(&o, req->path.p, req->path.n);
-	ob_put(&o, "/", 1);
+	ob_puts(&o, "Location: /");
+	put_uri(&o, rel, n, false);
+	if (n)
+		ob_put(&o, "/", 1);
 	if (req->query.p) {
 		ob_put(&o, "?", 1);
-		ob_put(&o, req->query.p, req->query.n);
+		put_uri(&o, req->query.p, req->query.n, true);
 	}
 	ob_puts(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
 	ob_u64(&o, sizeof(body) - 1);
 	ob_put(&o, "\r\n", 2);
 	conn_commit(c, &o, body, sizeof(body) - 1);
+	return 0;
 }
 
 struct multipart {
@@ -132,13 +180,50 @@ static int64_t mtime_ns(const struct stat *sb)
 	return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
+/* RESOLVE_BENEATH refuses a symbolic link with an absolute target, or one
+ * that steps out of the root and back in (EXDEV), even when it ends inside
+ * the root. Such a path is resolved again without that rule, to an O_PATH
+ * descriptor (no open side effects), and served only if the file reached
+ * is inside the root: checked on that descriptor, so no rename race can
+ * change the answer between the check and the open. Anything else is 403,
+ * whether or not the target exists. */
+static int open_followed(const char *rel)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_NO_MAGICLINKS,
+	};
+	long pfd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	if (pfd < 0)
+		return -EXDEV;
+	char link[48], real[PATH_MAX_REL + 1];
+	snprintf(link, sizeof(link), "/proc/self/fd/%ld", pfd);
+	ssize_t n = readlink(link, real, sizeof(real) - 1);
+	int fd = -EXDEV;
+	size_t rn = strlen(cfg->root);
+	if (n > 0) {
+		real[n] = '\0';
+		bool inside = rn == 1 || (strncmp(real, cfg->root, rn) == 0 &&
+					  (real[rn] == '/' || real[rn] == '\0'));
+		if (inside) {
+			fd = open(link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+		}
+	}
+	close((int)pfd);
+	return fd;
+}
+
 /* Opens rel beneath the root. *plain is set when no symbolic link was
  * crossed (only such paths may be cached: see fcache.c). */
 static int open_file(const char *rel, bool *plain)
 {
 	int fd = open_under_root(rel, RESOLVE_NO_SYMLINKS);
 	*plain = fd >= 0;
-	return fd == -ELOOP ? open_under_root(rel, 0) : fd;
+	if (fd == -ELOOP)
+		fd = open_under_root(rel, 0);
+	return fd == -EXDEV ? open_followed(rel) : fd;
 }
 
 /* Fills a sibling representation (rel + ".br" / ".gz") on first use: a
@@ -359,8 +444,7 @@ static int open_entry(struct conn *c, const struct http_request *req, const char
 	}
 	if (S_ISDIR(sb.st_mode) && !dir_slash) {
 		close(fd);
-		redirect_dir(c, req);
-		return 0;
+		return redirect_dir(c, req, rel, n, detail);
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
@@ -396,7 +480,9 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 	if (st) {
 		*detail = st == 400 ? "malformed path" : st == 403 ? "path leaves the document root"
 			: st == 404 ? "no such file" : "path too long";
-		return st;
+		/* A path too long for any file names nothing: 404, and the
+		 * connection stays (414 is for a request line over the limit). */
+		return st == 414 ? 404 : st;
 	}
 	size_t n = strlen(rel);
 	if (!dir_slash && n == 6 && memcmp(rel, "upload", 6) == 0) {

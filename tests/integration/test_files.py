@@ -121,6 +121,15 @@ class Tree:
         link("link_insidedir", "sub")
         link("sub/link_up_inside.html", "../about.html")
         link("dangling.html", "does-not-exist.html")
+        # links that end inside but that RESOLVE_BENEATH alone would refuse
+        link("link_abs_inside.html", os.path.join(self.root, "about.html"))
+        link("link_abs_insidedir", os.path.join(self.root, "sub"))
+        link("link_out_and_in.html", "../root/about.html")
+        link("link_abs_missing_out.txt", os.path.join(self.base, "no-such-file.txt"))
+        link("loop_a.html", "loop_b.html")
+        link("loop_b.html", "loop_a.html")
+        # a directory whose name looks like a host
+        _write(os.path.join(self.root, "evil.example", "index.html"), b"<p>not a host</p>\n")
 
         # special files
         os.mkfifo(os.path.join(self.root, "fifo.txt"))
@@ -215,6 +224,20 @@ class TestIndexAndTypes(FilesBase):
         r = self.get("/sub?x=1&y=%2F")
         self.assertEqual(r.status, 301, r)
         self.assertEqual(r.header("Location"), "/sub/?x=1&y=%2F")
+
+    def test_redirect_location_is_the_normalised_path(self):
+        # "//evil.example/" in a Location is a network-path reference to
+        # another host: the Location is built from the normalised path.
+        for target, loc in (("//evil.example", "/evil.example/"),
+                            ("///evil.example?x=1", "/evil.example/?x=1"),
+                            ("//sub", "/sub/"), ("/./sub", "/sub/"), ("/x/../sub", "/sub/"),
+                            ("/sub//nested", "/sub/nested/"), ("/%73ub", "/sub/"),
+                            ("/link_abs_insidedir", "/link_abs_insidedir/"),
+                            ("/sub?q={a|b}", "/sub/?q=%7Ba%7Cb%7D")):
+            with self.subTest(target=target):
+                r = self.get(target)
+                self.assertEqual(r.status, 301, r)
+                self.assertEqual(r.header("Location"), loc)
 
     def test_redirect_location_stays_encoded(self):
         r = self.get("/my%20dir")
@@ -321,6 +344,29 @@ class TestIndexAndTypes(FilesBase):
 
     def test_raw_space_in_target_is_400(self):
         self.assertEqual(self.get("/with space.html").status, 400)
+
+    def test_bytes_outside_pchar_in_path_are_400(self):
+        # RFC 9112 origin-form: segment = *pchar; a client must encode these.
+        for ch in '"<>`{}|^[]':
+            with self.subTest(ch=ch):
+                self.assertEqual(self.get("/a%sb.html" % ch).status, 400)
+        self.assertEqual(self.get('/about.html?q="x"').status, 400)
+        # browsers leave these unencoded in a query: accepted there
+        self.assertHtml(self.get("/about.html?q={a|b}^`[c]"), self.tree.files["about.html"])
+
+    def test_name_too_long_for_any_file_is_404_and_keeps_the_connection(self):
+        c = self.srv.connect()
+        try:
+            for target in ("/" + "A" * 300 + ".html", "/" + "a/" * 2500 + "x.html"):
+                with self.subTest(n=len(target)):
+                    c.send(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, self.srv.hostport())).encode())
+                    r = c.read_response()
+                    self.assertEqual(r.status, 404, r)
+                    self.assertEqual(r.header("Connection"), "keep-alive", r)
+            c.send(("GET /about.html HTTP/1.1\r\nHost: %s\r\n\r\n" % self.srv.hostport()).encode())
+            self.assertHtml(c.read_response(), self.tree.files["about.html"])
+        finally:
+            c.close()
 
 
 class TestDownloads(FilesBase):
@@ -552,6 +598,28 @@ class TestSymlinks(FilesBase):
 
     def test_dangling_link_is_404(self):
         self.assertEqual(self.get("/dangling.html").status, 404)
+
+    def test_absolute_or_out_and_back_links_ending_inside_are_followed(self):
+        f = self.tree.files
+        self.assertHtml(self.get("/link_abs_inside.html"), f["about.html"])
+        self.assertHtml(self.get("/link_out_and_in.html"), f["about.html"])
+        self.assertHtml(self.get("/link_abs_insidedir/page.htm"), f["sub/page.htm"])
+        self.assertHtml(self.get("/link_abs_insidedir/"), f["sub/index.html"])
+        # "/" as a link target, then the root's own absolute path: inside.
+        via_slash = "/link_rootdir" + self.tree.root + "/about.html"
+        self.assertHtml(self.get(via_slash), f["about.html"])
+
+    def test_link_out_of_the_root_is_403_whether_or_not_its_target_exists(self):
+        for t in ("/link_abs_missing_out.txt", "/link_secret_abs.txt"):
+            with self.subTest(target=t):
+                r = self.get(t)
+                self.assertEqual(r.status, 403, r)
+                self.assertNoSecret(r)
+
+    def test_link_loop_is_404(self):
+        for t in ("/loop_a.html", "/loop_b.html"):
+            with self.subTest(target=t):
+                self.assertEqual(self.get(t).status, 404)
 
 
 class TestSpecialFiles(FilesBase):
