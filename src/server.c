@@ -344,7 +344,7 @@ static void *worker_main(void *arg)
 			if (p == &inotify_tag) {
 				continue;
 			} else if (p == &listen_tag) {
-				if (!w->stopping)
+				if (!w->stopping && !atomic_load(&stop_requested))
 					accept_some(w);
 			} else if (p == &wake_tag) {
 				drain_wake(w);
@@ -425,6 +425,11 @@ int server_start(void)
 void server_stop(void)
 {
 	atomic_store(&stop_requested, true);
+	/* Stop listening now, not when the last worker is done: a client that
+	 * connects during the drain is refused at once (and can go elsewhere)
+	 * instead of waiting in the backlog to be reset. The descriptor stays
+	 * open until the workers have left it. */
+	shutdown(listen_fd, SHUT_RDWR);
 	for (int i = 0; i < cfg->threads; i++) {
 		uint64_t one = 1;
 		ssize_t r = write(workers[i].wakefd, &one, sizeof(one));

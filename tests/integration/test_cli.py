@@ -422,6 +422,36 @@ class TestSignals(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_sigterm_refuses_new_clients_while_draining(self):
+        # "stop accepting": while an in-flight upload keeps the server
+        # draining, a new client is refused at once, not left in the
+        # backlog until the exit resets it.
+        srv = Server(threads=2)
+        c = None
+        try:
+            c = srv.connect()
+            c.send(harness.build_request("POST", "/upload", srv.hostport(),
+                                         {"Content-Type": "application/json",
+                                          "Content-Length": "100"}) + b"[1,")
+            start = len(srv.log)
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertIsNotNone(srv.wait_log(r"stopping", start=start))
+            s = socket.socket()
+            s.settimeout(TIMEOUT)
+            t0 = time.monotonic()
+            with self.assertRaises((ConnectionRefusedError, ConnectionResetError)):
+                s.connect(("127.0.0.1", srv.port))
+                s.sendall(harness.build_request("GET", "/", srv.hostport()))
+                if not s.recv(1):
+                    raise ConnectionResetError("closed without an answer")
+            s.close()
+            self.assertLess(time.monotonic() - t0, 3.0, "the new client was kept waiting")
+            self.assertIsNone(srv.proc.poll(), "server gone before the in-flight upload ended")
+        finally:
+            if c is not None:
+                c.close()
+            self.assertEqual(srv.stop(), 0)
+
     def test_sigpipe_never_kills(self):
         big = os.urandom(1 << 20) * 32  # 32 MiB, far beyond any socket buffer
         root = make_root({"big.txt": big})
