@@ -176,6 +176,11 @@ void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n)
 	}
 	if (c->w->stopping)
 		c->keep_alive = false;
+	if (c->expect_100 && body_pending(c)) {
+		/* Answered without 100 Continue: the client may or may not send
+		 * its body now, so the framing is lost; say so in this head. */
+		c->keep_alive = false;
+	}
 	resp_end(o, c->keep_alive, (unsigned)(cfg->keepalive_max - (int)c->requests));
 	if (!c->head_only && n) {
 		ob_put(o, body, n);
@@ -448,11 +453,6 @@ static void finish_response(struct conn *c)
 	log_access(c);
 	release_body(c);
 	c->wlen = c->woff = 0;
-	if (c->keep_alive && body_pending(c) && c->expect_100) {
-		/* Refused without 100 Continue: the client may or may not send
-		 * its body now, so the framing is lost. */
-		c->keep_alive = false;
-	}
 	if (c->keep_alive && body_pending(c) && c->body_mode != BODY_UPLOAD) {
 		c->body_mode = BODY_DISCARD;
 		c->sent_body = 0; /* counts discarded bytes from here */
@@ -537,6 +537,9 @@ static enum step do_read_head(struct conn *c)
 			log_line_of_bad_head(c, &req);
 			c->requests++;
 			c->keep_alive = false;
+			/* A HEAD gets no body even when its head is refused
+			 * (RFC 9110 §9.3.2): the method is known once parsed. */
+			c->head_only = req.m == HP_M_HEAD;
 			conn_error(c, req.status, req.reason, NULL);
 			return STEP_GO;
 		}

@@ -436,6 +436,46 @@ class TestMethods(ProtoBase):
                                    body=b"5\r\nhello\r\n0\r\n\r\n"), 405, allow="GET, HEAD")
 
 
+class TestHeadOfRefusedRequests(ProtoBase):
+    """A HEAD gets no body, also when its head is refused by the parser."""
+
+    def refused_head(self, raw, status):
+        c = self.open()
+        try:
+            self.send(c, raw)
+            r = self.read(c, method="HEAD")
+            self.assertEqual(r.status, status, r)
+            self.assertEqual(r.header("Connection"), "close", r)
+            self.assertTrue(c.closed_by_peer(timeout=5), "bytes after the head: %r" % c.buf[:200])
+            self.assertEqual(c.buf, b"", "a body was sent for HEAD")
+        finally:
+            c.close()
+
+    def test_parser_refusals_send_no_body(self):
+        cases = [
+            (self.rq("HEAD", "/%zz"), 400),
+            (self.rq("HEAD", "/a<b"), 400),
+            (b"HEAD / HTTP/1.1\r\nHost: " + enc(self.hp()) + b"\r\nX : y\r\n\r\n", 400),
+            (self.rq("HEAD", "/", headers=[("X-F%d" % i, "v") for i in range(101)]), 431),
+            (self.rq("HEAD", "/" + "a" * 8200), 414),
+            (self.rq("HEAD", "/", version="HTTP/3.0"), 505),
+        ]
+        for raw, status in cases:
+            with self.subTest(raw=raw[:40], status=status):
+                self.refused_head(raw, status)
+
+    def test_bad_get_after_a_head_still_gets_its_body(self):
+        c = self.open()
+        try:
+            self.send(c, self.rq("HEAD", "/") + self.rq("GET", "/%zz"))
+            self.assertEqual(self.read(c, method="HEAD").status, 200)
+            r = self.read(c)
+            self.assertEqual(r.status, 400, r)
+            self.assertTrue(r.body.startswith(b"400 Bad Request"), r.body)
+        finally:
+            c.close()
+
+
 def _method_405(self, method):
     self.expect_answer(self.rq(method, "/"), 405, allow="GET, HEAD")
 

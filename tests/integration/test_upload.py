@@ -451,10 +451,27 @@ class UploadBasics(OwnServer):
                 try:
                     c.send(raw)  # the head only: a client waits for 100
                     r = c.read_response("POST")
+                    # the body may or may not follow now: the framing is
+                    # lost, and the head must say the connection ends
+                    self.assertEqual(r.header("Connection"), "close", r)
+                    self.assertIsNone(r.header("Keep-Alive"), r)
+                    self.assertTrue(c.closed_by_peer(timeout=5), "connection kept open")
                 finally:
                     c.close()
                 self.assertEqual(r.status, status, "%r (no 100 Continue expected)" % r)
                 self.assert_nothing_new(before, label)
+
+    def test_expect_100_on_a_get_with_a_body_says_close(self):
+        c = self.srv.connect()
+        try:
+            c.send(b"GET /index.html HTTP/1.1\r\nHost: " + self.srv.hostport().encode() +
+                   b"\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+            r = c.read_response("GET")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("Connection"), "close", r)
+            self.assertTrue(c.closed_by_peer(timeout=5), "connection kept open")
+        finally:
+            c.close()
 
     def test_keep_alive_two_uploads(self):
         bodies = [b'{"first": 1}', b'[ "second", 2 ]\n']
