@@ -588,26 +588,30 @@ class TestSymlinks(FilesBase):
                     self.assertEqual(r.status, 403, r)
                     self.assertNoSecret(r)
 
+    def assertServedAs(self, cases):
+        """cases: (target, the root-relative file it must serve)."""
+        for target, rel in cases:
+            with self.subTest(target=target):
+                self.assertHtml(self.get(target), self.tree.files[rel])
+
     def test_links_inside_the_root_are_followed(self):
-        f = self.tree.files
-        self.assertHtml(self.get("/link_inside.html"), f["about.html"])
-        self.assertHtml(self.get("/link_inside_sub.htm"), f["sub/page.htm"])
-        self.assertHtml(self.get("/link_insidedir/page.htm"), f["sub/page.htm"])
-        self.assertHtml(self.get("/link_insidedir/"), f["sub/index.html"])
-        self.assertHtml(self.get("/sub/link_up_inside.html"), f["about.html"])
+        self.assertServedAs([("/link_inside.html", "about.html"),
+                             ("/link_inside_sub.htm", "sub/page.htm"),
+                             ("/link_insidedir/page.htm", "sub/page.htm"),
+                             ("/link_insidedir/", "sub/index.html"),
+                             ("/sub/link_up_inside.html", "about.html")])
 
     def test_dangling_link_is_404(self):
         self.assertEqual(self.get("/dangling.html").status, 404)
 
     def test_absolute_or_out_and_back_links_ending_inside_are_followed(self):
-        f = self.tree.files
-        self.assertHtml(self.get("/link_abs_inside.html"), f["about.html"])
-        self.assertHtml(self.get("/link_out_and_in.html"), f["about.html"])
-        self.assertHtml(self.get("/link_abs_insidedir/page.htm"), f["sub/page.htm"])
-        self.assertHtml(self.get("/link_abs_insidedir/"), f["sub/index.html"])
-        # "/" as a link target, then the root's own absolute path: inside.
-        via_slash = "/link_rootdir" + self.tree.root + "/about.html"
-        self.assertHtml(self.get(via_slash), f["about.html"])
+        self.assertServedAs([("/link_abs_inside.html", "about.html"),
+                             ("/link_out_and_in.html", "about.html"),
+                             ("/link_abs_insidedir/page.htm", "sub/page.htm"),
+                             ("/link_abs_insidedir/", "sub/index.html"),
+                             # "/" as a link target, then the root's own
+                             # absolute path: inside.
+                             ("/link_rootdir" + self.tree.root + "/about.html", "about.html")])
 
     def test_link_out_of_the_root_is_403_whether_or_not_its_target_exists(self):
         for t in ("/link_abs_missing_out.txt", "/link_secret_abs.txt"):

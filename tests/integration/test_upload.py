@@ -45,6 +45,14 @@ def upload_request(srv, body, ctype="application/json", path="/upload", headers=
     return head + body
 
 
+def upload_with_fields(srv, fields, body=b'{"a":1}'):
+    """A POST /upload whose fields are sent verbatim and in order
+    (repeats allowed: build_request takes a dict), then Content-Length."""
+    return (b"POST /upload HTTP/1.1\r\nHost: " + srv.hostport().encode() + b"\r\n" +
+            b"".join(k.encode() + b": " + v.encode() + b"\r\n" for k, v in fields) +
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
 def chunked(pieces, ext=None, trailer=b""):
     """A chunked body: one chunk per piece (ext maps index -> extension
     text such as b';a=b'), the last chunk, trailer fields, CRLF."""
@@ -319,10 +327,7 @@ class UploadBasics(OwnServer):
         for cts in (("application/json", "text/plain"), ("text/plain", "application/json"),
                     ("application/json", "application/json")):
             with self.subTest(cts=cts):
-                body = b'{"a":1}'
-                raw = (b"POST /upload HTTP/1.1\r\nHost: " + self.srv.hostport().encode() + b"\r\n" +
-                       b"".join(b"Content-Type: " + ct.encode() + b"\r\n" for ct in cts) +
-                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                raw = upload_with_fields(self.srv, [("Content-Type", ct) for ct in cts])
                 r = self.refused(raw, 415, "Content-Type %r" % (cts,))
                 self.assertIn(b"several Content-Type", r.body)
 
@@ -719,11 +724,8 @@ class UploadToken(OwnServer):
         for auths in (("Bearer " + TOKEN, "Bearer wrong"), ("Bearer wrong", "Bearer " + TOKEN),
                       ("Bearer " + TOKEN, "Bearer " + TOKEN)):
             with self.subTest(auths=auths):
-                body = b'{"a":1}'
-                raw = (b"POST /upload HTTP/1.1\r\nHost: " + self.srv.hostport().encode() + b"\r\n" +
-                       b"".join(b"Authorization: " + a.encode() + b"\r\n" for a in auths) +
-                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-                r = self.refused(raw, 401, "Authorization %r" % (auths,))
+                fields = [("Authorization", a) for a in auths] + [("Content-Type", "application/json")]
+                r = self.refused(upload_with_fields(self.srv, fields), 401, "Authorization %r" % (auths,))
                 self.assertIsNotNone(r.header("WWW-Authenticate"), r)
 
     def test_right_token_201(self):
