@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,6 +126,29 @@ static bool is_ip_literal(const char *s)
 static char **allow;
 static size_t n_allow;
 
+/* An --allow-host value: a name of letters, digits, '-', '_' and dots, an
+ * IPv4 address, or an IPv6 address (bare or in brackets). A port or a
+ * wildcard could never match a Host, so they are refused, not ignored. */
+static bool allow_host_valid(const char *v)
+{
+	unsigned char tmp[16];
+	size_t n = strlen(v);
+	if (n == 0 || n > 253)
+		return false;
+	if (inet_pton(AF_INET6, v, tmp) == 1)
+		return true;
+	if (v[0] == '[' && v[n - 1] == ']' && n < 64) {
+		char in[64];
+		memcpy(in, v + 1, n - 2);
+		in[n - 2] = '\0';
+		return inet_pton(AF_INET6, in, tmp) == 1;
+	}
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	return true;
+}
+
 static void add_name(const char *name)
 {
 	struct config *c = &config;
@@ -135,6 +159,9 @@ static void add_name(const char *name)
 		snprintf(buf, sizeof(buf), "[%s]", name);
 	else
 		snprintf(buf, sizeof(buf), "%s", name);
+	size_t n = strlen(buf);
+	if (n > 1 && buf[n - 1] == '.')
+		buf[n - 1] = '\0'; /* compared without the root label's dot */
 	for (char *p = buf; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	for (size_t i = 0; i < c->n_host_names; i++)
@@ -229,8 +256,9 @@ static void parse_args(int argc, char **argv)
 				c->host_any = true;
 				break;
 			}
-			if (*optarg == '\0' || strpbrk(optarg, " \t\r\n/\\"))
-				usage_error("invalid --allow-host '%s'", optarg);
+			if (!allow_host_valid(optarg))
+				usage_error("invalid --allow-host '%s' (a host name or IP address, "
+					    "without port or wildcard)", optarg);
 			allow = realloc(allow, (n_allow + 1) * sizeof(*allow));
 			if (allow == NULL)
 				fatal("out of memory");
@@ -292,16 +320,29 @@ static void raise_fd_limit(void)
 	}
 }
 
-static void open_dirs(void)
+static void open_root(void)
 {
 	struct config *c = &config;
-	static char root_abs[PATH_MAX], up_abs[PATH_MAX];
+	static char root_abs[PATH_MAX];
 	if (realpath(c->root, root_abs) == NULL)
 		fatal("document root %s: %s", c->root, strerror(errno));
 	c->root = root_abs;
 	c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->root_fd < 0)
 		fatal("document root %s: %s", c->root, strerror(errno));
+	/* A root the server cannot search or list would answer every
+	 * request 403: refuse to start instead. */
+	if (access(c->root, R_OK | X_OK) < 0)
+		fatal("document root %s: %s", c->root, strerror(errno));
+}
+
+/* Creates (if missing) and opens the uploads directory, and takes an
+ * exclusive lock on it for the life of the process: the start-up removes
+ * stale temporary files, which must never be another live server's. */
+static void open_uploads(void)
+{
+	struct config *c = &config;
+	static char up_abs[PATH_MAX];
 	char def[PATH_MAX + 16];
 	if (c->uploads == NULL) {
 		snprintf(def, sizeof(def), "%s/uploads", c->root);
@@ -315,6 +356,13 @@ static void open_dirs(void)
 	c->uploads_fd = open(c->uploads, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->uploads_fd < 0)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+	if (access(c->uploads, W_OK | X_OK) < 0)
+		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+	if (flock(c->uploads_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			fatal("uploads directory %s is in use by another mthttpd", c->uploads);
+		fatal("uploads directory %s: lock: %s", c->uploads, strerror(errno));
+	}
 }
 
 int main(int argc, char **argv)
@@ -335,19 +383,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	raise_fd_limit();
-	open_dirs();
-	int removed = upload_cleanup_stale();
-	if (removed > 0)
-		log_warn("removed %d temporary upload file(s) left by an earlier run", removed);
-	if (c->access_log) {
-		int rc = alog_open(c->access_log);
-		if (rc < 0)
-			fatal("access log %s: %s", c->access_log, strerror(-rc));
-	}
+	/* Checks first, changes after: a start that fails (port in use, say)
+	 * creates no directory or log file and touches no upload. */
+	open_root();
 	unsigned requested_port = c->port;
 	int rc = server_listen();
 	if (rc < 0)
 		fatal("cannot listen on %s port %u: %s", c->host, c->port, strerror(-rc));
+	open_uploads();
+	int removed = upload_cleanup_stale();
+	if (removed > 0)
+		log_warn("removed %d temporary upload file(s) left by an earlier run", removed);
+	if (c->access_log) {
+		rc = alog_open(c->access_log);
+		if (rc < 0)
+			fatal("access log %s: %s", c->access_log, strerror(-rc));
+	}
 	add_bound_names();
 
 	bool v6 = strchr(c->host, ':') != NULL;

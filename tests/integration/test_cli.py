@@ -198,6 +198,12 @@ BAD_USAGE = [
     ("short threads 0", ["-t", "0"], ("0", "thread")),
     ("max-upload 5X", ["--max-upload", "5X"], ("5x", "upload")),
     ("max-upload negative", ["--max-upload", "-5"], ("-5", "upload")),
+    # values that could never match a Host: refused, not silently kept
+    ("allow-host with a port", ["--allow-host", "example.com:8080"], ("example.com:8080",)),
+    ("allow-host wildcard", ["--allow-host", "*.wild.com"], ("*.wild.com",)),
+    ("allow-host with a space", ["--allow-host", "a b"], ("a b",)),
+    ("allow-host empty", ["--allow-host", ""], ("allow-host",)),
+    ("allow-host bad brackets", ["--allow-host", "[nothost]"], ("[nothost]",)),
     ("max-upload empty", ["--max-upload", ""], ("upload",)),
     ("max-upload kk", ["--max-upload", "5kk"], ("5kk", "upload")),
     ("types bogus", ["--types", "bogus"], ("bogus", "types")),
@@ -251,6 +257,62 @@ class TestRuntimeErrors(CliBase):
             self.assertIn("resources", err)
         finally:
             shutil.rmtree(empty, ignore_errors=True)
+
+    def test_failed_start_changes_nothing(self):
+        # A second start on a port in use must not touch the running
+        # server's uploads (its temporary files included), create the
+        # uploads directory or the access log.
+        srv = Server(threads=1)
+        c = None
+        try:
+            c = srv.connect()
+            c.send(harness.build_request("POST", "/upload", srv.hostport(),
+                                         {"Content-Type": "application/json",
+                                          "Content-Length": "70000"}) + b"[" + b"1," * 30000)
+            updir = os.path.join(srv.root, "uploads")
+            deadline = time.monotonic() + TIMEOUT
+            while not [f for f in os.listdir(updir) if f.startswith(".upload-")]:
+                self.assertLess(time.monotonic(), deadline, "no temporary file appeared")
+                time.sleep(0.02)  # polling the directory for the pool's write
+            tmp_before = sorted(os.listdir(updir))
+            newup = os.path.join(self.tmp, "never-created")
+            alog = os.path.join(self.tmp, "never-created.log")
+            for extra in ([], ["--uploads", newup, "--access-log", alog]):
+                with self.subTest(extra=extra):
+                    rc, out, err = run(["--root", srv.root, "--port", str(srv.port)] + extra, cwd=self.tmp)
+                    self.assertEqual(rc, 1, err)
+                    self.assertEqual(len(err.splitlines()), 1, err)
+                    self.assertIn("address already in use", err.lower())
+                    self.assertEqual(sorted(os.listdir(updir)), tmp_before)
+                    self.assertFalse(os.path.exists(newup))
+                    self.assertFalse(os.path.exists(alog))
+            c.send(b"1" * (70000 - 1 - 2 * 30000 - 1) + b"]")
+            r = c.read_response("POST")
+            self.assertEqual(r.status, 201, r)
+        finally:
+            if c is not None:
+                c.close()
+            srv.stop()
+
+    def test_uploads_directory_of_a_running_server(self):
+        srv = Server(threads=1)
+        try:
+            line = self.assert_one_line_error(["--root", srv.root, "--port", "0", "--access-log", "off"],
+                                              1, ("in use",))
+            self.assertIn(os.path.join(srv.root, "uploads"), line)
+            self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
+        finally:
+            srv.stop()
+
+    @unittest.skipIf(os.geteuid() == 0, "root may write anywhere")
+    def test_uploads_not_writable(self):
+        ro = tempfile.mkdtemp(prefix="mthttpd-cli-ro-")
+        try:
+            os.chmod(ro, 0o555)
+            self.assert_one_line_error(self.base() + ["--port", "0", "--uploads", ro], 1, (ro,))
+        finally:
+            os.chmod(ro, 0o755)
+            shutil.rmtree(ro, ignore_errors=True)
 
     def test_uploads_cannot_be_created(self):
         bad = os.path.join(self.root, "index.html", "uploads")
