@@ -75,7 +75,11 @@ static void release_body(struct conn *c)
 
 const char *conn_peer_str(const struct conn *c, char *buf, size_t cap)
 {
-	if (c->peer.sa.sa_family == AF_INET6)
+	/* An IPv4 client of a "::" listener is named as IPv4, as in the
+	 * access log, so one client has one name in both logs. */
+	if (c->peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&c->peer.in6.sin6_addr))
+		inet_ntop(AF_INET, &c->peer.in6.sin6_addr.s6_addr[12], buf, (socklen_t)cap);
+	else if (c->peer.sa.sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, buf, (socklen_t)cap);
 	else
 		inet_ntop(AF_INET, &c->peer.in4.sin_addr, buf, (socklen_t)cap);
@@ -273,6 +277,10 @@ static bool host_allowed(struct hp_slice h)
 		if (name_n + 1 < h.n && port != cfg->port)
 			return false;
 	}
+	/* "localhost." is the same name as "localhost" (a fully qualified
+	 * name's root label); nginx compares without it too. */
+	if (name_n > 1 && h.p[name_n - 1] == '.')
+		name_n--;
 	for (size_t i = 0; i < cfg->n_host_names; i++) {
 		const char *n = cfg->host_names[i];
 		if (strlen(n) == name_n && strncasecmp(n, h.p, name_n) == 0)

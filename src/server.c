@@ -317,7 +317,12 @@ static void *worker_main(void *arg)
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->fcache.ifd, &iev) < 0)
 			fcache_destroy(&w->fcache);
 	} else {
-		log_warn("inotify unavailable: files are opened on every request");
+		/* Once, not once per worker: with many threads the per-user
+		 * inotify limit runs out for all of them at once. */
+		static atomic_bool warned;
+		if (!atomic_exchange(&warned, true))
+			log_warn("inotify unavailable for some workers (%s): their files are "
+				 "opened on every request", strerror(errno));
 	}
 
 	struct epoll_event evs[MAX_EVENTS];

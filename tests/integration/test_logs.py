@@ -431,6 +431,25 @@ class TestServerLog(LogTest):
             srv.stop()
             shutil.rmtree(root, ignore_errors=True)
 
+    def test_ipv4_client_of_a_dual_stack_listener_has_one_name(self):
+        # On "::" an IPv4 client is an IPv4-mapped address; both logs name
+        # it 127.0.0.1, so a log-scanning rule sees one client, not two.
+        srv = Server("--allow-host", "*", host="::", threads=1)
+        try:
+            hp = ("127.0.0.1:%d" % srv.port).encode()
+            n0 = len(srv.log)
+            srv.host = "127.0.0.1"
+            self.assertEqual(srv.request(b"GET /%zz HTTP/1.1\r\nHost: " + hp + b"\r\n\r\n").status, 400)
+            m = srv.wait_log(r"refused (\S+): 400", start=n0, timeout=3)
+            self.assertIsNotNone(m, srv.log[n0:])
+            self.assertEqual(m.group(1), "127.0.0.1")
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(15), 0)
+            with open(srv.access_log) as f:
+                self.assertTrue(f.read().startswith("127.0.0.1 "))
+        finally:
+            srv.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

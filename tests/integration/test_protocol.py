@@ -1130,13 +1130,15 @@ _gen(TestHost, "host_ok", [
     ("localhost", "localhost"), ("LOCALHOST", "LOCALHOST"), ("LocalHost port", "LocalHost:{P}"),
     ("localhost port", "localhost:{P}"), ("127.0.0.1", "127.0.0.1"),
     ("127.0.0.1 port", "127.0.0.1:{P}"), ("[::1]", "[::1]"), ("[::1] port", "[::1]:{P}"),
+    # the root label's dot: the same name (nginx compares without it too)
+    ("localhost trailing dot", "localhost."), ("localhost trailing dot port", "localhost.:{P}"),
 ], _host_ok)
 _gen(TestHost, "host_403", [
     ("localhost wrong port", "localhost:{Q}"), ("127.0.0.1 wrong port", "127.0.0.1:{Q}"),
     ("[::1] wrong port", "[::1]:{Q}"), ("localhost port 80", "localhost:80"),
     ("evil.example", "evil.example"), ("evil.example port", "evil.example:{P}"),
     ("127.0.0.2", "127.0.0.2"), ("localhost.evil.example", "localhost.evil.example"),
-    ("[::2]", "[::2]"), ("0.0.0.0", "0.0.0.0"),
+    ("[::2]", "[::2]"), ("0.0.0.0", "0.0.0.0"), ("localhost two dots", "localhost.."),
 ], _host_403)
 _gen(TestHost, "host_400", [
     ("space inside", "local host"), ("non-numeric port", "localhost:abc"),
@@ -1193,7 +1195,13 @@ class TestKeepAliveMax(ProtoBase):
 
 # ======================================================================
 class TestAllowHost(ProtoBase):
-    server_args = ("--allow-host", "example.org", "--allow-host", "www.example.net")
+    server_args = ("--allow-host", "example.org", "--allow-host", "www.example.net",
+                   "--allow-host", "Trailing.Example.")
+
+    def test_allowed_name_given_with_a_trailing_dot(self):
+        for host in ("trailing.example", "TRAILING.example.", "trailing.example.:%d" % self.srv.port):
+            with self.subTest(host=host):
+                self.expect_answer(self.rq(host=host), 200, body=INDEX)
 
     def test_allowed_name(self):
         self.expect_answer(self.rq(host="example.org"), 200, body=INDEX)
