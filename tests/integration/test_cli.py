@@ -72,6 +72,16 @@ class RawServer(Server):
             self.port = int(m.group(2))
 
 
+def start_partial_upload(srv, length, first):
+    """Opens a connection to srv and sends an upload head announcing
+    `length` body bytes, then only `first`. Returns the connection."""
+    c = srv.connect()
+    c.send(harness.build_request("POST", "/upload", srv.hostport(),
+                                 {"Content-Type": "application/json",
+                                  "Content-Length": str(length)}) + first)
+    return c
+
+
 def http_get(host, port, path="/", hosthdr=None, timeout=TIMEOUT):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -265,10 +275,7 @@ class TestRuntimeErrors(CliBase):
         srv = Server(threads=1)
         c = None
         try:
-            c = srv.connect()
-            c.send(harness.build_request("POST", "/upload", srv.hostport(),
-                                         {"Content-Type": "application/json",
-                                          "Content-Length": "70000"}) + b"[" + b"1," * 30000)
+            c = start_partial_upload(srv, 70000, b"[" + b"1," * 30000)
             updir = os.path.join(srv.root, "uploads")
             deadline = time.monotonic() + TIMEOUT
             while not [f for f in os.listdir(updir) if f.startswith(".upload-")]:
@@ -491,10 +498,7 @@ class TestSignals(unittest.TestCase):
         srv = Server(threads=2)
         c = None
         try:
-            c = srv.connect()
-            c.send(harness.build_request("POST", "/upload", srv.hostport(),
-                                         {"Content-Type": "application/json",
-                                          "Content-Length": "100"}) + b"[1,")
+            c = start_partial_upload(srv, 100, b"[1,")
             start = len(srv.log)
             srv.proc.send_signal(signal.SIGTERM)
             self.assertIsNotNone(srv.wait_log(r"stopping", start=start))
