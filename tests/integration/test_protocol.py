@@ -543,40 +543,35 @@ class TestMalformedRequestLine(ProtoBase):
         self.expect_answer(b"\r\n" + self.rq(), 200, body=INDEX)
         self.expect_answer(b"\r\n\r\n\r\n" + self.rq(), 200, body=INDEX)
 
-    def test_head_sent_a_byte_at_a_time(self):
-        # The server parses again only when a line ends; the answer must
-        # not change.
+    def answer_to_pieces(self, pieces):
+        """Sends pieces as separate writes (no Nagle) on a new connection
+        and returns the one response."""
         c = self.open()
         try:
             c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for b in self.rq(headers=[("Connection", "close")]):
-                self.send(c, bytes([b]))
-            r = self.read(c)
-            self.assertEqual(r.status, 200, r)
-            self.assertEqual(r.body, INDEX)
+            for p in pieces:
+                self.send(c, p)
+            return self.read(c)
         finally:
             c.close()
+
+    def test_head_sent_a_byte_at_a_time(self):
+        # The server parses again only when a line ends; the answer must
+        # not change.
+        raw = self.rq(headers=[("Connection", "close")])
+        r = self.answer_to_pieces([bytes([b]) for b in raw])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, INDEX)
 
     def test_bad_first_byte_refused_without_a_line_end(self):
         # A malformed start is refused at once, not after a CRLF.
-        c = self.open()
-        try:
-            self.send(c, b"\x01")
-            r = self.read(c)
-            self.assertEqual(r.status, 400, r)
-        finally:
-            c.close()
+        r = self.answer_to_pieces([b"\x01"])
+        self.assertEqual(r.status, 400, r)
 
     def test_empty_line_split_across_writes(self):
-        c = self.open()
-        try:
-            self.send(c, b"\r")
-            self.send(c, b"\n" + self.rq(headers=[("Connection", "close")]))
-            r = self.read(c)
-            self.assertEqual(r.status, 200, r)
-            self.assertEqual(r.body, INDEX)
-        finally:
-            c.close()
+        r = self.answer_to_pieces([b"\r", b"\n" + self.rq(headers=[("Connection", "close")])])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, INDEX)
 
     def test_crlf_after_a_post_body_is_ignored(self):
         # Old clients add CRLF after a body; the next request still parses.
