@@ -75,15 +75,7 @@ static void release_body(struct conn *c)
 
 const char *conn_peer_str(const struct conn *c, char *buf, size_t cap)
 {
-	/* An IPv4 client of a "::" listener is named as IPv4, as in the
-	 * access log, so one client has one name in both logs. */
-	if (c->peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&c->peer.in6.sin6_addr))
-		inet_ntop(AF_INET, &c->peer.in6.sin6_addr.s6_addr[12], buf, (socklen_t)cap);
-	else if (c->peer.sa.sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, buf, (socklen_t)cap);
-	else
-		inet_ntop(AF_INET, &c->peer.in4.sin_addr, buf, (socklen_t)cap);
-	return buf;
+	return log_addr_text(&c->peer, buf, cap);
 }
 
 struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrlen, bool reject)

@@ -59,6 +59,14 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_notice(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(fmt, ap);
+	va_end(ap);
+}
+
 void log_warn(const char *fmt, ...)
 {
 	va_list ap;
@@ -172,6 +180,26 @@ void alog_buf_free(struct alog_buf *b)
 	b->p = NULL;
 }
 
+const char *log_addr_text(const void *addr, char *buf, size_t cap)
+{
+	const struct sockaddr *sa = addr;
+	if (sa->sa_family == AF_INET6) {
+		struct in6_addr a; /* copied: addr need not be aligned */
+		memcpy(&a, &((const struct sockaddr_in6 *)addr)->sin6_addr, sizeof(a));
+		if (IN6_IS_ADDR_V4MAPPED(&a))
+			inet_ntop(AF_INET, &a.s6_addr[12], buf, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, &a, buf, (socklen_t)cap);
+	} else if (sa->sa_family == AF_INET) {
+		struct in_addr a;
+		memcpy(&a, &((const struct sockaddr_in *)addr)->sin_addr, sizeof(a));
+		inet_ntop(AF_INET, &a, buf, (socklen_t)cap);
+	} else {
+		snprintf(buf, cap, "-");
+	}
+	return buf;
+}
+
 /* The peer address as text. The last one is kept per thread: most lines of
  * a busy log come from the same few clients, and inet_ntop is not free. */
 static size_t format_addr(char *dst, const void *addr)
@@ -189,16 +217,7 @@ static size_t format_addr(char *dst, const void *addr)
 		memcpy(key + 1, &((const struct sockaddr_in *)addr)->sin_addr, 4);
 	}
 	if (last_n == 0 || memcmp(key, last_key, sizeof(key)) != 0) {
-		static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-		if (key[0] == 6 && memcmp(key + 1, v4mapped, 12) == 0)
-			inet_ntop(AF_INET, key + 13, last_txt, sizeof(last_txt));
-		else if (key[0] == 6)
-			inet_ntop(AF_INET6, key + 1, last_txt, sizeof(last_txt));
-		else if (key[0] == 4)
-			inet_ntop(AF_INET, key + 1, last_txt, sizeof(last_txt));
-		else
-			strcpy(last_txt, "-");
-		last_n = strlen(last_txt);
+		last_n = strlen(log_addr_text(addr, last_txt, sizeof(last_txt)));
 		memcpy(last_key, key, sizeof(key));
 	}
 	memcpy(dst, last_txt, last_n);

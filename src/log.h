@@ -14,6 +14,8 @@ void log_set_quiet(int quiet);
 /* One line "[YYYY-MM-DD HH:MM:SS] [thread] message" on stderr, written with
  * one write(2). log_info is suppressed by --quiet. */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Information --quiet does not hide (what a caller cannot learn otherwise). */
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -23,6 +25,11 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
 
 /* Opens the access log (path "-" is stdout). Returns 0 or -errno. */
+/* A socket address (sockaddr_in or sockaddr_in6) as text into buf; an
+ * IPv4-mapped IPv6 address is written as IPv4, so a client of a "::"
+ * listener has one name in every log. Returns buf. */
+const char *log_addr_text(const void *addr, char *buf, size_t cap);
+
 int alog_open(const char *path);
 /* Reopens it in place (SIGHUP), so open descriptors stay valid. */
 int alog_reopen(void);
