@@ -131,18 +131,17 @@ static size_t n_allow;
  * wildcard could never match a Host, so they are refused, not ignored. */
 static bool allow_host_valid(const char *v)
 {
-	unsigned char tmp[16];
 	size_t n = strlen(v);
 	if (n == 0 || n > 253)
 		return false;
-	if (inet_pton(AF_INET6, v, tmp) == 1)
-		return true;
 	if (v[0] == '[' && v[n - 1] == ']' && n < 64) {
 		char in[64];
 		memcpy(in, v + 1, n - 2);
 		in[n - 2] = '\0';
-		return inet_pton(AF_INET6, in, tmp) == 1;
+		return strchr(in, ':') && is_ip_literal(in);
 	}
+	if (strchr(v, ':'))
+		return is_ip_literal(v);
 	for (const char *p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return false;
@@ -404,11 +403,8 @@ int main(int argc, char **argv)
 	bool v6 = strchr(c->host, ':') != NULL;
 	/* With --port 0 this line is the only way to learn the port: --quiet
 	 * does not hide it then. */
-	if (requested_port == 0)
-		log_set_quiet(0);
-	log_info("mthttpd/" MTHTTPD_VERSION " listening on %s%s%s:%u", v6 ? "[" : "", c->host,
-		 v6 ? "]" : "", c->port);
-	log_set_quiet(c->quiet);
+	(requested_port == 0 ? log_notice : log_info)("mthttpd/" MTHTTPD_VERSION " listening on %s%s%s:%u",
+						      v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
 	log_info("threads %d, root %s, uploads %s, max-conns %ld, max-upload %llu, access log %s",
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
 		 c->access_log ? c->access_log : "off");
