@@ -102,39 +102,35 @@ static void put_disposition(struct obuf *o, const char *name)
 	ob_put(o, "\r\n", 2);
 }
 
-/* Bytes a Location may carry as they are: RFC 3986 pchar and '/' ('%' only
- * in the query, where it still starts the escapes the client sent). */
+/* Bytes a Location may carry as they are: RFC 3986 pchar and '/'; in the
+ * query also '?' and '%' (which still starts the escapes the client sent). */
 static bool uri_keep(unsigned char ch, bool query)
 {
 	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
 		return true;
-	if (ch == '%')
-		return query;
-	if (ch == '?')
+	if (ch == '%' || ch == '?')
 		return query;
 	return ch != 0 && strchr("-._~!$&'()*+,;=:@/", ch) != NULL;
 }
 
-/* Appends p[0..n) percent-encoded where needed; returns the length. */
-static size_t put_uri(struct obuf *o, const char *p, size_t n, bool query)
+/* Appends p[0..n), percent-encoded where needed. */
+static void put_uri(struct obuf *o, const char *p, size_t n, bool query)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t len = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)p[i];
 		if (uri_keep(ch, query)) {
-			if (o)
-				ob_put(o, (const char *)&ch, 1);
-			len++;
+			ob_put(o, p + i, 1);
 		} else {
 			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-			if (o)
-				ob_put(o, e, 3);
-			len += 3;
+			ob_put(o, e, 3);
 		}
 	}
-	return len;
 }
+
+/* Room kept after the redirect's head for the Connection/Keep-Alive lines
+ * and the body. */
+#define REDIRECT_SLACK 512
 
 /* 301 to the directory with a slash. The Location is built from the
  * normalised path, never from the raw one: "//evil.example" must not
@@ -143,12 +139,6 @@ static int redirect_dir(struct conn *c, const struct http_request *req, const ch
 			size_t n, const char **detail)
 {
 	static const char body[] = "301 Moved Permanently: the directory is at the path with a '/'\n";
-	size_t len = 2 + put_uri(NULL, rel, n, false) +
-		     (req->query.p ? 1 + put_uri(NULL, req->query.p, req->query.n, true) : 0);
-	if (len > CONN_WBUF / 2) {
-		*detail = "redirect target too long";
-		return 414;
-	}
 	struct obuf o;
 	conn_head(c, &o, 301);
 	ob_puts(&o, "Location: /");
@@ -162,6 +152,11 @@ static int redirect_dir(struct conn *c, const struct http_request *req, const ch
 	ob_puts(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
 	ob_u64(&o, sizeof(body) - 1);
 	ob_put(&o, "\r\n", 2);
+	if (!o.ok || o.n > o.cap - REDIRECT_SLACK) {
+		/* The caller's error response starts a new head. */
+		*detail = "redirect target too long";
+		return 414;
+	}
 	conn_commit(c, &o, body, sizeof(body) - 1);
 	return 0;
 }

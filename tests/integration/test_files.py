@@ -239,6 +239,17 @@ class TestIndexAndTypes(FilesBase):
                 self.assertEqual(r.status, 301, r)
                 self.assertEqual(r.header("Location"), loc)
 
+    def test_redirect_with_a_long_query(self):
+        # fits the response head: 301 with the whole query
+        q = "q=" + "a" * 3000
+        r = self.get("/sub?" + q)
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.header("Location"), "/sub/?" + q)
+        # would not fit once encoded (3 bytes each): 414, never a torn head
+        r = self.get("/sub?q=" + "{" * 3000)
+        self.assertEqual(r.status, 414, r)
+        self.assertIn(b"redirect target too long", r.body)
+
     def test_redirect_location_stays_encoded(self):
         r = self.get("/my%20dir")
         self.assertEqual(r.status, 301, r)
