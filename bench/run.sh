@@ -520,7 +520,7 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$RAW"; }
 
 # measure W SERVER ROUND CONNS DURATION PATH PREFIX [env...]: one wrk run with
 # server CPU accounting. Records PREFIXrps, PREFIXp99_us, PREFIXcpu_us_req,
-# PREFIXerrors, PREFIXmib_s, PREFIXrequests.
+# PREFIXerrors, PREFIXmib_s, PREFIXrequests, and sets LAST_RPS.
 measure() {
 	local w=$1 s=$2 r=$3 c=$4 d=$5 path=$6 pre=$7
 	shift 7
@@ -555,6 +555,7 @@ measure() {
 	/file_100m.txt) nreq=$(awk -v b="$bytes" -v z="$SIZE_100M" 'BEGIN { printf "%.3f", b / z }') ;;
 	esac
 	cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$nreq" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+	LAST_RPS=$rps
 	record "$w" "$s" "$r" "${pre}rps" "$rps"
 	record "$w" "$s" "$r" "${pre}p99_us" "$p99"
 	record "$w" "$s" "$r" "${pre}cpu_us_req" "$cpu"
@@ -656,7 +657,7 @@ run_uploads() { # round
 	settle_disk
 	n0=$(count_uploads)
 	measure 6 mthttpd "$r" 32 "$DURATION" /upload "" "${UPLOAD_ENV[@]}" || return 0
-	UPLOAD_RPS=$(grep -P "^6\tmthttpd\t$r\trps\t" "$RAW" | cut -f5 | tail -1)
+	UPLOAD_RPS=$LAST_RPS
 	sleep 0.5
 	n1=$(count_uploads)
 	record 6 mthttpd "$r" stored $((n1 - n0))
@@ -696,11 +697,6 @@ if ((needs_upload)); then
 		log "workloads 6 and 7 need mthttpd: skipped"
 	else
 		cc -O2 -pthread -o "$PROBE" "$SCRIPT_DIR/fsync_probe.c" || die "cannot build fsync_probe"
-		mkdir -p "$WORK/probe"
-		if [[ $(stat -c %d "$WORK/probe") != $(stat -c %d "$UPLOADS") ]]; then
-			log "warning: the probe dir and the uploads dir are on different filesystems"
-		fi
-		rmdir "$WORK/probe"
 	fi
 fi
 
