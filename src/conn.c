@@ -182,6 +182,13 @@ void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n)
 		ob_put(o, body, n);
 		c->sent_body = n;
 	}
+	if (c->mem_left && c->mem_left <= o->cap - o->n) {
+		/* A small cached body joins the head: one send() of one buffer
+		 * costs the kernel less than a sendmsg() of two. */
+		ob_put(o, c->mem, c->mem_left);
+		c->sent_body = c->mem_left;
+		c->mem_left = 0;
+	}
 	if (!o->ok) {
 		/* Cannot happen with the sizes used; never send a torn head. */
 		log_error("response head too large (status %d)", c->status);
