@@ -32,7 +32,8 @@ struct config {
 	bool host_any;          /* --allow-host '*' */
 	char **host_names;      /* lower-case names the Host header may carry */
 	size_t n_host_names;
-	char keepalive_hdr[64]; /* "timeout=N, max=" prefix */
+	char keepalive_hdr[80]; /* "Connection: keep-alive\r\nKeep-Alive: timeout=N, max=" */
+	size_t keepalive_hdr_n;
 };
 
 /* The one configuration; set before any worker starts, never changed after. */

@@ -53,9 +53,11 @@ int fcache_init(struct fcache *fc)
 
 static void entry_free(struct fentry *e)
 {
-	for (int i = 0; i < FC_REPS; i++)
+	for (int i = 0; i < FC_REPS; i++) {
 		if (e->rep[i].state == FC_PRESENT)
 			close(e->rep[i].fd);
+		free(e->rep[i].hdr);
+	}
 	free(e->data);
 	free(e);
 }

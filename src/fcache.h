@@ -28,6 +28,10 @@ struct fc_rep {
 	struct stat sb;
 	char etag[ETAG_MAX];
 	char last_modified[30];   /* IMF-fixdate of sb.st_mtim, computed once */
+	char *hdr;                /* the fields of a 200 from Content-Type to the
+				   * validators, built at its first 200; NULL
+				   * before or when Last-Modified is not fixed */
+	uint16_t hdr_n;
 };
 
 struct fentry {

@@ -6,21 +6,6 @@
 #include "config.h"
 #include "cond.h"
 
-void ob_put(struct obuf *o, const char *s, size_t n)
-{
-	if (!o->ok || o->cap - o->n < n) {
-		o->ok = false;
-		return;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-}
-
-void ob_puts(struct obuf *o, const char *s)
-{
-	ob_put(o, s, strlen(s));
-}
-
 size_t fmt_u64(char *dst, uint64_t v)
 {
 	char tmp[20];
@@ -72,40 +57,53 @@ const char *resp_reason(int status)
 	}
 }
 
+/* Per thread, refreshed once a second: the date, and the whole start of a
+ * 200 response (status line, Date, Server), the head most often sent. */
 static __thread time_t date_sec = -1;
 static __thread char date_buf[32];
+static __thread char start200[96];
+static __thread size_t start200_n;
+
+static void put_start(struct obuf *o, int status, const char *date)
+{
+	char line[16] = "HTTP/1.1 ";
+	line[9] = (char)('0' + status / 100);
+	line[10] = (char)('0' + status / 10 % 10);
+	line[11] = (char)('0' + status % 10);
+	line[12] = ' ';
+	ob_put(o, line, 13);
+	ob_puts(o, resp_reason(status));
+	ob_put(o, "\r\nDate: ", 8);
+	ob_put(o, date, 29);
+	ob_puts(o, "\r\nServer: mthttpd/" MTHTTPD_VERSION "\r\n");
+}
 
 const char *resp_date(time_t now)
 {
 	if (now != date_sec) {
 		http_date_format(date_buf, now);
 		date_sec = now;
+		struct obuf o;
+		obuf_init(&o, start200, sizeof(start200));
+		put_start(&o, 200, date_buf);
+		start200_n = o.ok ? o.n : 0;
 	}
 	return date_buf;
 }
 
 void resp_start(struct obuf *o, int status, time_t now)
 {
-	char line[64];
-	size_t n = 0;
-	memcpy(line, "HTTP/1.1 ", 9);
-	n = 9;
-	line[n++] = (char)('0' + status / 100);
-	line[n++] = (char)('0' + status / 10 % 10);
-	line[n++] = (char)('0' + status % 10);
-	line[n++] = ' ';
-	ob_put(o, line, n);
-	ob_puts(o, resp_reason(status));
-	ob_put(o, "\r\nDate: ", 8);
-	ob_put(o, resp_date(now), 29);
-	ob_puts(o, "\r\nServer: mthttpd/" MTHTTPD_VERSION "\r\n");
+	const char *date = resp_date(now);
+	if (status == 200 && start200_n)
+		ob_put(o, start200, start200_n);
+	else
+		put_start(o, status, date);
 }
 
 void resp_end(struct obuf *o, bool keep_alive, unsigned left)
 {
 	if (keep_alive) {
-		ob_puts(o, "Connection: keep-alive\r\nKeep-Alive: ");
-		ob_puts(o, cfg->keepalive_hdr);
+		ob_put(o, cfg->keepalive_hdr, cfg->keepalive_hdr_n);
 		ob_u64(o, left);
 		ob_put(o, "\r\n\r\n", 4);
 	} else {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 /* An output buffer that refuses to overflow: once full, ok is false and
@@ -23,8 +24,23 @@ static inline void obuf_init(struct obuf *o, char *p, size_t cap)
 	o->ok = true;
 }
 
-void ob_put(struct obuf *o, const char *s, size_t n);
-void ob_puts(struct obuf *o, const char *s);
+/* Inline: on every response's path, and a literal's length then folds to
+ * a constant. */
+static inline void ob_put(struct obuf *o, const char *s, size_t n)
+{
+	if (!o->ok || o->cap - o->n < n) {
+		o->ok = false;
+		return;
+	}
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+}
+
+static inline void ob_puts(struct obuf *o, const char *s)
+{
+	ob_put(o, s, strlen(s));
+}
+
 void ob_u64(struct obuf *o, uint64_t v);
 
 /* Writes v in decimal to dst (room for 20 bytes, no NUL). Returns the

@@ -370,7 +370,9 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	struct config *c = &config;
 	log_set_quiet(c->quiet);
-	snprintf(c->keepalive_hdr, sizeof(c->keepalive_hdr), "timeout=%d, max=", c->keepalive_timeout);
+	int kn = snprintf(c->keepalive_hdr, sizeof(c->keepalive_hdr),
+			  "Connection: keep-alive\r\nKeep-Alive: timeout=%d, max=", c->keepalive_timeout);
+	c->keepalive_hdr_n = (size_t)kn;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t set;

@@ -247,7 +247,7 @@ static void probe_sibling(struct fentry *e, int which)
 
 /* The representation to send: a precompressed sibling when the client
  * takes its coding (the higher q wins, br on a tie), else the file. */
-static const struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *info)
+static struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *info)
 {
 	if (info->accept_encoding.p == NULL)
 		return &e->rep[FC_IDENTITY];
@@ -294,6 +294,36 @@ static void put_type(struct obuf *o, const struct mime_type *mt, const struct fc
 		ob_puts(o, r->variant == 'b' ? "Content-Encoding: br\r\n" : "Content-Encoding: gzip\r\n");
 	if (mt->attachment)
 		put_disposition(o, base);
+}
+
+/* The fields of a 200 between the start line and Connection. */
+static void put_fields_200(struct obuf *o, const struct mime_type *mt, const struct fc_rep *r,
+			   const char *base, time_t now)
+{
+	put_type(o, mt, r, base);
+	ob_puts(o, "Content-Length: ");
+	ob_u64(o, (uint64_t)r->sb.st_size);
+	ob_puts(o, "\r\nAccept-Ranges: bytes\r\n");
+	put_validators(o, r, now);
+}
+
+/* Keeps r's 200 fields as one block, built once: they depend only on the
+ * file, its type and its name while Last-Modified is the file's own (the
+ * caller checks that the modification time is not in the future). On any
+ * failure r->hdr stays NULL and the fields are written each time. */
+static void make_hdr(struct fc_rep *r, const struct mime_type *mt, const char *base)
+{
+	char tmp[2048];
+	struct obuf o;
+	obuf_init(&o, tmp, sizeof(tmp));
+	put_fields_200(&o, mt, r, base, r->sb.st_mtim.tv_sec);
+	if (!o.ok)
+		return;
+	r->hdr = malloc(o.n);
+	if (r->hdr == NULL)
+		return;
+	memcpy(r->hdr, tmp, o.n);
+	r->hdr_n = (uint16_t)o.n;
 }
 
 static void put_content_range(struct obuf *o, uint64_t first, uint64_t last, uint64_t size)
@@ -501,7 +531,7 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 	const char *base = memrchr(e->rel, '/', e->rel_n);
 	base = base ? base + 1 : e->rel;
 	const struct mime_type *mt = e->mt;
-	const struct fc_rep *r = choose_rep(e, info);
+	struct fc_rep *r = choose_rep(e, info);
 
 	struct cond_input ci = {
 		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
@@ -550,11 +580,16 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 
 	struct obuf o;
 	conn_head(c, &o, 200);
-	put_type(&o, mt, r, base);
-	ob_puts(&o, "Content-Length: ");
-	ob_u64(&o, size);
-	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-	put_validators(&o, r, c->w->now);
+	if (r->sb.st_mtim.tv_sec > c->w->now) {
+		put_fields_200(&o, mt, r, base, c->w->now); /* Last-Modified varies */
+	} else {
+		if (r->hdr == NULL)
+			make_hdr(r, mt, base);
+		if (r->hdr)
+			ob_put(&o, r->hdr, r->hdr_n);
+		else
+			put_fields_200(&o, mt, r, base, c->w->now);
+	}
 	if (r == &e->rep[FC_IDENTITY] && e->data)
 		conn_mem(c, e->data, size);
 	else
