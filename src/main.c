@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -333,6 +335,14 @@ static void open_root(void)
 	 * request 403: refuse to start instead. */
 	if (access(c->root, R_OK | X_OK) < 0)
 		fatal("document root %s: %s", c->root, strerror(errno));
+	/* Every file is opened with openat2 (Linux 5.6). Without it, or with
+	 * a sandbox that refuses it, every request would fail: say so now. */
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
+	long fd = syscall(SYS_openat2, c->root_fd, ".", &how, sizeof(how));
+	if (fd < 0)
+		fatal("openat2 is not available (%s): mthttpd needs Linux 5.6 or later%s",
+		      strerror(errno), errno == ENOSYS ? "" : " and a sandbox that allows it");
+	close((int)fd);
 }
 
 /* Creates (if missing) and opens the uploads directory, and takes an

@@ -325,6 +325,22 @@ class TestRuntimeErrors(CliBase):
         bad = os.path.join(self.root, "index.html", "uploads")
         self.assert_one_line_error(self.base() + ["--port", "0", "--uploads", bad], 1, (bad,))
 
+    def test_no_openat2(self):
+        # Without openat2 (Linux < 5.6, valgrind, a strict sandbox) every
+        # request would fail: the server must refuse to start instead.
+        so = os.path.join(self.tmp, "no_openat2.so")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_openat2.c")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src, "-ldl"], check=True)
+        env = dict(os.environ, LD_PRELOAD=so,
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        p = subprocess.run([BIN] + self.base() + ["--port", "0"], cwd=self.tmp, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("openat2", err)
+        self.assertIn("5.6", err)
+
     def test_port_in_use(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
