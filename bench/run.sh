@@ -8,6 +8,8 @@
 #
 # Environment (all optional):
 #   ROUNDS=3  DURATION=5 (seconds per run)  WORKLOADS="1 2 3 4 5 6 7"
+#   SLICE=1 (workloads 1-2: each server's DURATION per round is run as
+#   slices of SLICE seconds, interleaved across the servers)
 #   SERVERS="mthttpd nginx h2o lighttpd"  SKIP_MTHTTPD=1 (drop mthttpd)
 #   MTHTTPD_BIN=./mthttpd  IDLE_CONNS=10000  W4_DURATION=$DURATION
 #   SERVER_CPU=1  CLIENT_CPU=0  WRK_THREADS=1
@@ -21,6 +23,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 W4_DURATION=${W4_DURATION:-$DURATION}
+SLICE=${SLICE:-1}
 WORKLOADS=${WORKLOADS:-"1 2 3 4 5 6 7"}
 SERVERS=${SERVERS:-"mthttpd nginx h2o lighttpd"}
 SKIP_MTHTTPD=${SKIP_MTHTTPD:-0}
@@ -38,12 +41,13 @@ fi
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in ROUNDS DURATION W4_DURATION IDLE_CONNS SERVER_CPU CLIENT_CPU WRK_THREADS; do
+for v in ROUNDS DURATION W4_DURATION SLICE IDLE_CONNS SERVER_CPU CLIENT_CPU WRK_THREADS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((ROUNDS >= 1 && ROUNDS <= 50)) || die "ROUNDS must be 1..50"
 ((DURATION >= 1 && DURATION <= 600)) || die "DURATION must be 1..600 seconds"
 ((W4_DURATION >= 1 && W4_DURATION <= 600)) || die "W4_DURATION must be 1..600 seconds"
+((SLICE >= 1 && SLICE <= DURATION)) || die "SLICE must be 1..DURATION seconds"
 for w in $WORKLOADS; do
 	[[ $w =~ ^[1-7]$ ]] || die "WORKLOADS: unknown workload '$w' (1..7)"
 done
@@ -749,11 +753,28 @@ for ((r = 1; r <= ROUNDS; r++)); do
 			continue
 			;;
 		esac
+		if [[ $w == 1 || $w == 2 ]]; then
+			# The small-file workloads are the cheapest per request, so
+			# the machine's drifts weigh most on them: each server's
+			# DURATION is cut into slices run in turn (A B C D, B C D A,
+			# ...), so a slow spell of the machine falls on every server
+			# alike; each slice is one sample of the medians.
+			for ((k = 0; k < DURATION / SLICE; k++)); do
+				for ((i = 0; i < n; i++)); do
+					s=${order[$(((i + k) % n))]}
+					alive_or_mark "$s" || continue
+					if [[ $w == 1 ]]; then
+						measure 1 "$s" "$r.$k" 64 "$SLICE" /index.html "" || true
+					else
+						measure 2 "$s" "$r.$k" 64 "$SLICE" /index.html "" WRK_CLOSE=1 || true
+					fi
+				done
+			done
+			continue
+		fi
 		for s in "${order[@]}"; do
 			alive_or_mark "$s" || continue
 			case $w in
-			1) measure 1 "$s" "$r" 64 "$DURATION" /index.html "" || true ;;
-			2) measure 2 "$s" "$r" 64 "$DURATION" /index.html "" WRK_CLOSE=1 || true ;;
 			3) measure 3 "$s" "$r" 16 "$DURATION" /file_1m.txt "" || true ;;
 			4) measure 4 "$s" "$r" 4 "$W4_DURATION" /file_100m.txt "" || true ;;
 			5) run_idle "$s" "$r" ;;
@@ -771,7 +792,7 @@ for s in "${SERVER_LIST[@]}"; do alive_or_mark "$s" || true; done
 	echo "sysinfo	cpu	$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "sysinfo	ncpu	$NCPU"
 	echo "sysinfo	fs	$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')"
-	echo "sysinfo	settings	ROUNDS=$ROUNDS DURATION=${DURATION}s W4_DURATION=${W4_DURATION}s WORKLOADS=\"$WORKLOADS\" IDLE_CONNS=$IDLE_CONNS WRK_THREADS=$WRK_THREADS; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; ulimit -n $NOFILE"
+	echo "sysinfo	settings	ROUNDS=$ROUNDS DURATION=${DURATION}s SLICE=${SLICE}s W4_DURATION=${W4_DURATION}s WORKLOADS=\"$WORKLOADS\" IDLE_CONNS=$IDLE_CONNS WRK_THREADS=$WRK_THREADS; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; ulimit -n $NOFILE"
 	echo "sysinfo	wrk	$(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
 	for s in "${SERVER_LIST[@]}"; do echo "version	$s	$(server_version "$s")"; done
 	echo "sysinfo	date	$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -850,7 +871,9 @@ w(f"{sysinfo.get('date', '')}; kernel {sysinfo.get('kernel', '?')}; "
 w(f"{sysinfo.get('settings', '')}; {sysinfo.get('wrk', 'wrk')}.  ")
 w("Servers: " + "; ".join(f"{s}: {versions.get(s, '?')}" for s in servers) + ".")
 w("")
-w("Every figure is the median over the rounds. \"mthttpd ÷ x\" is mthttpd's "
+w("Every figure is the median over the rounds (workloads 1 and 2: over the "
+  "SLICE-second slices of every round, run in turn across the servers). "
+  "\"mthttpd ÷ x\" is mthttpd's "
   "median divided by server x's: for req/s above 1 means mthttpd is faster; "
   "for CPU per request and p99 below 1 means mthttpd is cheaper/quicker.")
 w("")
