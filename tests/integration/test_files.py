@@ -3,6 +3,7 @@ redirects, the seed type policy, downloads, confinement (a traversal matrix
 over raw sockets, symbolic links, dot-files), special files, encoded names."""
 import hashlib
 import os
+import random
 import re
 import shutil
 import socket
@@ -12,7 +13,7 @@ import unittest
 import urllib.parse
 
 import harness
-from harness import Server, ServerTest, build_request
+from harness import Server, ServerTest, build_request, make_root
 
 HTML = "text/html; charset=utf-8"
 OCTET = "application/octet-stream"
@@ -731,3 +732,80 @@ class TestUnreadable(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestBodySizes(ServerTest):
+    """Small cached bodies leave in the head's buffer (8 KiB), larger cached
+    ones (up to 32 KiB) from memory after it, the rest by sendfile: every
+    size across those edges, with short and long head fields, byte for
+    byte, first from disk and then from the cache, GET and HEAD, and
+    pipelined on one connection."""
+    SIZES = (0, 1, 1024, 7000, 7500, 7700, 7800, 7900, 8000, 8191, 8192, 8193,
+             9000, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 70000)
+    LONG = "n" * 200  # a long name makes the Content-Disposition long
+
+    @classmethod
+    def setUpClass(cls):
+        rnd = random.Random(7)
+        cls.files = {}
+        for n in cls.SIZES:
+            data = rnd.randbytes(n)
+            cls.files["s%d.txt" % n] = data
+            cls.files["%s%d.txt" % (cls.LONG, n)] = data
+            cls.files["h%d.html" % n] = data
+        cls.root = make_root(cls.files)
+        cls.srv = Server("--keepalive-max", "100000", root=cls.root, threads=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+        if rc != 0:
+            raise AssertionError("server exited with %r on SIGTERM" % rc)
+
+    def test_every_size_twice_on_one_connection(self):
+        c = self.srv.connect()
+        try:
+            for rnd in (1, 2):
+                for name, data in sorted(self.files.items()):
+                    with self.subTest(name=name[-12:], round=rnd):
+                        c.send(build_request("GET", "/" + name, self.srv.hostport()))
+                        r = c.read_response()
+                        self.assertEqual(r.status, 200, r)
+                        self.assertEqual(r.header("Content-Length"), str(len(data)))
+                        self.assertEqual(r.header("Connection"), "keep-alive")
+                        self.assertTrue(r.body == data, "%s: body differs" % name)
+        finally:
+            c.close()
+
+    def test_head_matches_get_without_body(self):
+        c = self.srv.connect()
+        try:
+            for name in sorted(self.files):
+                with self.subTest(name=name[-12:]):
+                    c.send(build_request("GET", "/" + name, self.srv.hostport()))
+                    g = c.read_response()
+                    c.send(build_request("HEAD", "/" + name, self.srv.hostport()))
+                    h = c.read_response(method="HEAD")
+                    self.assertEqual(h.status, 200, h)
+                    self.assertEqual(h.body, b"")
+                    norm = lambda r: sorted((k.lower(), v) for k, v in r.headers
+                                            if k.lower() not in ("date", "keep-alive"))
+                    self.assertEqual(norm(h), norm(g))
+            # The connection is still framed: a GET after all the HEADs.
+            c.send(build_request("GET", "/s1024.txt", self.srv.hostport()))
+            self.assertEqual(c.read_response().body, self.files["s1024.txt"])
+        finally:
+            c.close()
+
+    def test_pipelined_in_one_write(self):
+        names = sorted(self.files)
+        c = self.srv.connect()
+        try:
+            c.send(b"".join(build_request("GET", "/" + n, self.srv.hostport()) for n in names))
+            for n in names:
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r)
+                self.assertTrue(r.body == self.files[n], "%s: body differs" % n[-12:])
+        finally:
+            c.close()
