@@ -438,6 +438,9 @@ int main(int argc, char **argv)
 				log_info("SIGHUP: access log reopened");
 			continue;
 		}
+		/* Refuse new clients before saying so: whoever reads
+		 * "stopping" may rely on it. */
+		server_stop_listening();
 		log_info("%s: stopping; finishing in-flight requests (at most 10 s)",
 			 sig == SIGINT ? "SIGINT" : "SIGTERM");
 		break;

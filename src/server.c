@@ -427,7 +427,7 @@ int server_start(void)
 	return 0;
 }
 
-void server_stop(void)
+void server_stop_listening(void)
 {
 	atomic_store(&stop_requested, true);
 	/* Stop listening now, not when the last worker is done: a client that
@@ -435,6 +435,11 @@ void server_stop(void)
 	 * instead of waiting in the backlog to be reset. The descriptor stays
 	 * open until the workers have left it. */
 	shutdown(listen_fd, SHUT_RDWR);
+}
+
+void server_stop(void)
+{
+	server_stop_listening();
 	for (int i = 0; i < cfg->threads; i++) {
 		uint64_t one = 1;
 		ssize_t r = write(workers[i].wakefd, &one, sizeof(one));

@@ -53,8 +53,12 @@ int server_listen(void);
 /* Starts the workers and the I/O pool. Returns 0 or -errno. */
 int server_start(void);
 
-/* Asks every worker to drain and stop, and waits for them (at most ~10 s
- * for in-flight requests). */
+/* Stops accepting: from its return a new client is refused. Safe to call
+ * more than once. */
+void server_stop_listening(void);
+
+/* Stops accepting (if not done yet), asks every worker to drain and stop,
+ * and waits for them (at most ~10 s for in-flight requests). */
 void server_stop(void);
 
 /* Arms c's timer on list id (from now), or disarms it with TL_NONE. */
