@@ -131,6 +131,7 @@ static bool watch_path(struct fcache *fc, const char *rel, size_t n)
 	if (rl + 1 + n + 1 > sizeof(path))
 		return false;
 	memcpy(path, cfg->root, rl);
+	path[rl] = '\0';
 	if (inotify_add_watch(fc->ifd, path, WATCH_MASK | IN_DONT_FOLLOW) < 0)
 		return false;
 	path[rl] = '/';

@@ -834,6 +834,32 @@ class TestChanges(Base):
         write(self.path("del.html"), b"<p>back</p>\n", T0_NS)
         self.assert_full(self.req(c, "/del.html"), b"<p>back</p>\n")
 
+    def test_cache_still_works_after_a_cached_file_is_deleted(self):
+        # The root's watch was once added with an unterminated path, often
+        # the last cached file's: once that file was gone, every later file
+        # failed to be watched, so the worker silently stopped caching. One
+        # worker, a connection per request (as a browser or curl would).
+        self.srv.stop()
+        self.srv = Server(root=self.root, threads=1)
+        self.addCleanup(self.srv.stop)
+
+        def get_alone(rel):
+            c = self.srv.connect()
+            try:
+                r = self.req(c, "/" + rel)
+            finally:
+                c.close()
+            return r
+
+        self.assert_full(get_alone("d/sub/in.html"), self.files["d/sub/in.html"])
+        self.assertTrue(self.held_open("d/sub/in.html"))
+        os.unlink(self.path("d/sub/in.html"))
+        for rel in ("small.html", "touch.html", "touch.html"):
+            self.assert_full(get_alone(rel), self.files[rel])
+        for rel in ("small.html", "touch.html"):
+            self.assertTrue(self.held_open(rel), "%s is not cached" % rel)
+        self.assertEqual(get_alone("d/sub/in.html").status, 404)
+
     def test_index_behind_slash_changes(self):
         c = self.open_conn()
         old = self.warm(c, "/", self.files["index.html"], "index.html")
