@@ -442,7 +442,8 @@ enum cond_result cond_evaluate(const struct cond_input *in)
 	return COND_PASS;
 }
 
-bool cond_if_range(const char *v, size_t n, const char *etag, size_t etag_n, time_t mtime)
+bool cond_if_range(const char *v, size_t n, const char *etag, size_t etag_n, time_t mtime,
+		   time_t now)
 {
 	struct etag theirs, mine;
 	time_t d;
@@ -451,11 +452,14 @@ bool cond_if_range(const char *v, size_t n, const char *etag, size_t etag_n, tim
 		return false;
 	trim_ows(&v, &n);
 	/* §13.1.5: an entity-tag must match strongly, so a weak one (either
-	 * side) never does; a date must equal Last-Modified exactly. */
+	 * side) never does; a date must equal Last-Modified exactly, and be a
+	 * strong validator (§8.8.2.2): while the second of the modification
+	 * is not over, the file may change again within it under the same
+	 * date, so the date is weak and the condition false (a full 200). */
 	if (n > 0 && (v[0] == '"' || (n >= 2 && v[0] == 'W' && v[1] == '/'))) {
 		return parse_one_etag(v, n, &theirs) &&
 		       parse_one_etag(etag, etag_n, &mine) &&
 		       etag_eq(&theirs, &mine, true);
 	}
-	return http_date_parse(v, n, &d) == 0 && d == mtime;
+	return http_date_parse(v, n, &d) == 0 && d == mtime && mtime < now;
 }

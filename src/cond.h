@@ -44,7 +44,9 @@ enum cond_result { COND_PASS = 0, COND_NOT_MODIFIED = 304, COND_FAILED = 412 };
 enum cond_result cond_evaluate(const struct cond_input *in);
 
 /* If-Range (RFC 9110 §13.1.5): true when the Range may be honoured, i.e.
- * v is a strong ETag equal to etag, or an HTTP-date equal to mtime. */
-bool cond_if_range(const char *v, size_t n, const char *etag, size_t etag_n, time_t mtime);
+ * v is a strong ETag equal to etag, or an HTTP-date equal to mtime when
+ * that second is over at now (before, the date is a weak validator). */
+bool cond_if_range(const char *v, size_t n, const char *etag, size_t etag_n, time_t mtime,
+		   time_t now);
 
 #endif

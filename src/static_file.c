@@ -560,7 +560,8 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 	 * lets the server ignore Range then). */
 	if (info->range.p && size > 0 &&
 	    (info->if_range.p == NULL ||
-	     cond_if_range(info->if_range.p, info->if_range.n, r->etag, r->etag_n, r->sb.st_mtim.tv_sec))) {
+	     cond_if_range(info->if_range.p, info->if_range.n, r->etag, r->etag_n, r->sb.st_mtim.tv_sec,
+			   c->w->now))) {
 		struct byte_range rg[RANGE_MAX];
 		int k = range_parse(info->range.p, info->range.n, size, rg, RANGE_MAX);
 		if (k == RANGE_UNSATISFIABLE) {

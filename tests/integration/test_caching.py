@@ -834,6 +834,27 @@ class TestChanges(Base):
         write(self.path("del.html"), b"<p>back</p>\n", T0_NS)
         self.assert_full(self.req(c, "/del.html"), b"<p>back</p>\n")
 
+    def test_if_range_date_is_weak_within_its_second(self):
+        # A file rewritten within the second of its Last-Modified may have
+        # changed twice under that date: the date is a weak validator then
+        # and If-Range must not splice a range of the new bytes onto a copy
+        # of the old (RFC 9110 8.8.2.2, 13.1.5). Once the second is over it
+        # is strong. Which case a request falls in is read from its Date.
+        c = self.open_conn()
+        seen_same_second = False
+        for attempt in range(20):
+            data = (b"%02d" % attempt) * 50
+            write(self.path("small.html"), data)
+            lm = self.req(c, "/small.html").header("Last-Modified")
+            r = self.req(c, "/small.html", {"Range": "bytes=10-19", "If-Range": lm})
+            if r.header("Date") == lm:
+                seen_same_second = True
+                self.assert_full(r, data)
+                break
+            self.assertEqual(r.status, 206, r)
+            self.assertEqual(r.body, data[10:20])
+        self.assertTrue(seen_same_second, "no request fell in its file's second")
+
     def test_cache_still_works_after_a_cached_file_is_deleted(self):
         # The root's watch was once added with an unterminated path, often
         # the last cached file's: once that file was gone, every later file

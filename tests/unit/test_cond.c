@@ -108,7 +108,7 @@ static void test_etag_make(void)
 	/* What we make is what we match. */
 	na = etag_make(a, 42, 4096, 123456789, 'g');
 	ASSERT_TRUE(__LINE__, etag_list_match(a, na, a, na, true));
-	ASSERT_TRUE(__LINE__, cond_if_range(a, na, a, na, 0));
+	ASSERT_TRUE(__LINE__, cond_if_range(a, na, a, na, 0, 1));
 }
 
 /* ---- etag_list_match --------------------------------------------------- */
@@ -602,10 +602,18 @@ static void test_if_range(void)
 		size_t n = strlen(c->v), en = strlen(c->etag);
 
 		ASSERT_EQ(c->line, cond_if_range(guarded_at(0, c->v, n), n,
-						 guarded_at(1, c->etag, en), en, T94),
+						 guarded_at(1, c->etag, en), en, T94, T94 + 60),
 			  c->want);
 	}
-	ASSERT_EQ(__LINE__, cond_if_range(NULL, 0, ET, 4, T94), false);
+	ASSERT_EQ(__LINE__, cond_if_range(NULL, 0, ET, 4, T94, T94 + 60), false);
+	/* A date is strong only once the second of the modification is over
+	 * (and never for a modification time in the future); a strong ETag
+	 * does not depend on the clock. */
+	ASSERT_EQ(__LINE__, cond_if_range(D_EQ, strlen(D_EQ), ET, 4, T94, T94 + 1), true);
+	ASSERT_EQ(__LINE__, cond_if_range(D_EQ, strlen(D_EQ), ET, 4, T94, T94), false);
+	ASSERT_EQ(__LINE__, cond_if_range(D_EQ, strlen(D_EQ), ET, 4, T94, T94 - 5), false);
+	ASSERT_EQ(__LINE__, cond_if_range(ET, strlen(ET), ET, 4, T94, T94), true);
+	ASSERT_EQ(__LINE__, cond_if_range(ET, strlen(ET), ET, 4, T94, T94 - 5), true);
 	printf("cond_if_range: %zu cases\n", sizeof(if_range_cases) / sizeof(if_range_cases[0]));
 }
 
