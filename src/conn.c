@@ -337,7 +337,9 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	int st = hp_analyze(req, &info, &reason);
 	slice_off(c, info.referer, &c->ref_off, &c->ref_n);
 	slice_off(c, info.user_agent, &c->ua_off, &c->ua_n);
-	if (st) {
+	/* An unmet expectation (417) leaves the framing known: the body is
+	 * consumed as for any refusal and the connection can stay. */
+	if (st && st != 417) {
 		c->keep_alive = false;
 		conn_error(c, st, reason, NULL);
 		return;
@@ -352,6 +354,10 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	 * past the upload limit closing is cheaper and safer. */
 	if (c->body_left > cfg->max_upload)
 		c->keep_alive = false;
+	if (st) {
+		conn_error(c, st, reason, NULL);
+		return;
+	}
 
 	struct hp_slice host = req->form == HP_ABSOLUTE ? req->authority : info.host;
 	if (host.p && !host_allowed(host)) {

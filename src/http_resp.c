@@ -114,7 +114,7 @@ void resp_end(struct obuf *o, bool keep_alive, unsigned left)
 bool resp_must_close(int status)
 {
 	switch (status) {
-	case 400: case 408: case 413: case 414: case 417:
+	case 400: case 408: case 413: case 414:
 	case 431: case 501: case 503: case 505:
 		return true;
 	default:

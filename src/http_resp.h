@@ -62,7 +62,7 @@ void resp_start(struct obuf *o, int status, time_t now);
 void resp_end(struct obuf *o, bool keep_alive, unsigned left);
 
 /* Does status leave the framing of the connection unknown (400, 408, 413,
- * 414, 417, 431, 501, 503, 505), so the connection must close? */
+ * 414, 431, 501, 503, 505), so the connection must close? */
 bool resp_must_close(int status);
 
 #endif

@@ -959,6 +959,45 @@ class TestBodyOnGetHead(ProtoBase):
 
 
 # ======================================================================
+class TestExpectations(ProtoBase):
+    """An Expect other than 100-continue gets 417 (RFC 9110 §10.1.1). The
+    framing is known, so the body is consumed and the connection stays
+    (SPEC §2: only 400, 413, 414, 431, 501, 505 close) -- unless the client
+    may still be waiting for a 100 that never comes."""
+
+    def test_unknown_expectation_with_a_body(self):
+        self.expect_answer(self.rq("POST", "/upload", headers=[("Content-Type", "application/json"),
+                                                               ("Expect", "foo")], body=b"{}"),
+                           417, keywords=("expect",))
+
+    def test_unknown_expectation_with_a_chunked_body(self):
+        self.expect_answer(self.rq("POST", "/upload", headers=[("Content-Type", "application/json"),
+                                                               ("Expect", "200-ok"), (TE, "chunked")],
+                                   body=b"2\r\n{}\r\n0\r\n\r\n"), 417)
+
+    def test_unknown_expectation_on_get(self):
+        self.expect_answer(self.rq("GET", "/", headers=[("Expect", "bar")]), 417)
+
+    def test_unknown_expectation_with_a_body_holding_a_request(self):
+        inner = b"GET /sub/page.htm HTTP/1.1\r\nHost: " + enc(self.hp()) + b"\r\n\r\n"
+        self.expect_answer(self.rq("POST", "/", headers=[("Expect", "x")], body=inner), 417)
+
+    def test_with_100_continue_and_body_unsent_closes(self):
+        # The client may be waiting for 100 Continue: whether its body
+        # comes is unknown, so the response says close and means it.
+        c = self.open()
+        try:
+            self.send(c, self.rq("POST", "/upload", headers=[("Content-Type", "application/json"),
+                                                             ("Expect", "100-continue, foo"),
+                                                             (CL, "2")]))
+            r = self.read(c, "POST")
+            self.check_error(r, 417, (), "POST")
+            self.check_common(r, persistent=False, method="POST")
+        finally:
+            c.close()
+
+
+# ======================================================================
 class TestLimits(ProtoBase):
     """Head at most 8192 bytes: 414 for the request line, 431 for the
     fields, 431 for more than 100 fields."""
