@@ -107,6 +107,12 @@ struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrl
 	 * Registering after EAGAIN loses nothing: EPOLL_CTL_ADD reports the
 	 * readiness the socket has at that moment. */
 	conn_run(c);
+	if (!c->closed && c->tl == TL_HEADER && c->state == CS_READ_HEAD && c->rlen == 0 &&
+	    c->requests == 0) {
+		/* Nothing came with the connection: the kernel held it for
+		 * DEFER_ACCEPT_S seconds of silence, which count. */
+		worker_timer(w, c, TL_SILENT);
+	}
 	if (!c->closed) {
 		struct epoll_event ev = {
 			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -830,6 +836,7 @@ void conn_timeout(struct conn *c, int id)
 	char ip[INET6_ADDRSTRLEN];
 	switch (id) {
 	case TL_HEADER:
+	case TL_SILENT:
 		if (c->state == CS_READ_HEAD && ensure_buf(c)) {
 			log_warn("header timeout from %s: 408", conn_peer_str(c, ip, sizeof(ip)));
 			c->line_n = c->ref_n = c->ua_n = 0;

@@ -76,7 +76,8 @@ int server_listen(void)
 	/* A connection reaches accept() with its first bytes (or after about
 	 * a second of silence): the request is read right after accept4, with
 	 * no epoll round for a socket that has nothing to say yet. */
-	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+	int defer = DEFER_ACCEPT_S;
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 	if (ss.ss_family == AF_INET6) {
 		/* "::" means every interface, IPv4 included. */
 		int v6only = 0;
@@ -280,11 +281,13 @@ static void begin_stop(struct worker *w)
 		conn_stop_idle(c);
 		c = next;
 	}
-	c = w->timers[TL_HEADER].head;
-	while (c) {
-		struct conn *next = c->tnext;
-		conn_stop_idle(c);
-		c = next;
+	for (int id = TL_HEADER; id <= TL_SILENT; id++) {
+		c = w->timers[id].head;
+		while (c) {
+			struct conn *next = c->tnext;
+			conn_stop_idle(c);
+			c = next;
+		}
 	}
 }
 
@@ -415,6 +418,7 @@ int server_start(void)
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) < 0)
 			return -errno;
 		w->timers[TL_HEADER].timeout_ms = (int64_t)cfg->header_timeout * 1000;
+		w->timers[TL_SILENT].timeout_ms = (int64_t)(cfg->header_timeout - DEFER_ACCEPT_S) * 1000;
 		w->timers[TL_IDLE].timeout_ms = (int64_t)cfg->keepalive_timeout * 1000;
 		w->timers[TL_BODY].timeout_ms = (int64_t)cfg->keepalive_timeout * 1000;
 		w->timers[TL_LINGER].timeout_ms = 2000;

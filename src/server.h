@@ -13,8 +13,12 @@
 struct conn;
 
 /* Timer lists. Each has one fixed timeout, so appending at the tail keeps
- * it sorted by deadline: arming and disarming are O(1). */
-enum tlist_id { TL_HEADER, TL_IDLE, TL_BODY, TL_LINGER, TL_COUNT, TL_NONE = -1 };
+ * it sorted by deadline: arming and disarming are O(1). TL_SILENT is the
+ * head timeout of a connection handed over without a byte: TCP_DEFER_ACCEPT
+ * held it for a second already, so that second is taken off. */
+enum tlist_id { TL_HEADER, TL_SILENT, TL_IDLE, TL_BODY, TL_LINGER, TL_COUNT, TL_NONE = -1 };
+
+#define DEFER_ACCEPT_S 1 /* the listener's TCP_DEFER_ACCEPT, seconds */
 
 struct tlist {
 	struct conn *head, *tail;

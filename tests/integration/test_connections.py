@@ -336,6 +336,27 @@ class TestHeaderTimeout(Base):
         finally:
             c.close()
 
+    def test_silent_and_partial_heads_get_408_on_time(self):
+        # A client that never speaks is handed over by the kernel only
+        # after the listener's one second of TCP_DEFER_ACCEPT; that second
+        # counts towards its header timeout (3 s here), so it gets its 408
+        # when a client that sent part of a head does, not a second later.
+        srv = Server("--header-timeout", "3", threads=1)
+        try:
+            for partial in (b"", b"GET / HTTP/1.1\r\n"):
+                with self.subTest(partial=partial):
+                    c = srv.connect()
+                    try:
+                        t0 = time.monotonic()
+                        if partial:
+                            c.send(partial)
+                        dt = self.expect_408(c, t0, 3.8)
+                        self.assertGreaterEqual(dt, 2.5, "408 before the header timeout")
+                    finally:
+                        c.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_slowloris_gets_408(self):
         head = (b"GET /p1.html HTTP/1.1\r\nHost: " + self.srv.hostport().encode() +
                 b"\r\nUser-Agent: slowloris" + b"-" * 200 + b"\r\n\r\n")
