@@ -656,6 +656,19 @@ static enum step do_read_body(struct conn *c)
 					return STEP_GO;
 				}
 				c->rpos += (uint32_t)used;
+				if (c->body_mode == BODY_UPLOAD && data.n) {
+					/* A chunk that declares more than the
+					 * upload may hold is refused now, not
+					 * after --max-upload bytes of it. */
+					const char *detail = NULL;
+					int st = upload_announce(c, data.n + c->chunk.left, &detail);
+					if (st) {
+						c->body_mode = BODY_NONE;
+						c->keep_alive = false;
+						conn_error(c, st, detail, NULL);
+						return STEP_GO;
+					}
+				}
 				if (data.n && !body_bytes(c, data.p, data.n))
 					return STEP_GO;
 				if (c->state != CS_READ_BODY)

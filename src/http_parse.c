@@ -904,7 +904,7 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 
 #define CHUNK_LINE_MAX 4096  /* size line with extensions, without CRLF */
 #define TRAILER_MAX 8192     /* trailer section with its final CRLF */
-#define CHUNK_SIZE_MAX (UINT64_C(1) << 62)
+#define CHUNK_SIZE_MAX UINT64_MAX /* any size that fits in 64 bits */
 
 enum {
 	CH_SIZE0,      /* first HEXDIG of chunk-size */
@@ -1000,15 +1000,15 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 			break;
 		case CH_SIZE:
 			if (is(b, C_HEX)) {
-				/* Refuse sizes no file or buffer could hold
-				 * before they can overflow. */
+				/* A size that does not fit in 64 bits is
+				 * refused before it can overflow (leading zeros
+				 * are fine). Sizes past --max-upload are the
+				 * caller's to refuse. */
 				if (c->left > (CHUNK_SIZE_MAX >> 4)) {
 					st = CH_ERROR;
 					break;
 				}
 				c->left = (c->left << 4) | hex_value(b);
-				if (c->left > CHUNK_SIZE_MAX)
-					st = CH_ERROR;
 				break;
 			}
 			st = ext_next(b);

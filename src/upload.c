@@ -466,6 +466,17 @@ int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
 	return 0;
 }
 
+int upload_announce(struct conn *c, uint64_t more, const char **detail)
+{
+	struct upload *u = c->up;
+	if (more > cfg->max_upload - u->bytes) { /* u->bytes <= max_upload */
+		*detail = too_large();
+		upload_abort(c);
+		return 413;
+	}
+	return 0;
+}
+
 void upload_end(struct conn *c)
 {
 	struct upload *u = c->up;

@@ -29,6 +29,10 @@ int upload_begin(struct conn *c, const struct http_request *req, const struct hp
  * upload is then already discarded) with *detail set. */
 int upload_data(struct conn *c, const char *p, size_t n, const char **detail);
 
+/* A chunk announces `more` bytes still to come: 413 (the upload is then
+ * discarded, *detail set) when they cannot fit in --max-upload, else 0. */
+int upload_announce(struct conn *c, uint64_t more, const char **detail);
+
 /* The whole body arrived: check the end of the JSON text and hand the
  * commit to the pool (c->state becomes CS_WAIT_IO), or answer an error. */
 void upload_end(struct conn *c);

@@ -788,6 +788,26 @@ class UploadLimit(OwnServer):
             c.close()
         self.assert_nothing_new(before, "chunked over the limit")
 
+    def test_chunk_declaring_more_than_the_limit_413_at_once(self):
+        # The chunk's size line already says it cannot fit: 413 with the
+        # first bytes of it, not after 1 KiB of it has arrived. The two
+        # sizes: just over the limit after a first chunk, and the largest
+        # size 64 bits can hold.
+        for first, size in ((b"200\r\n" + b"[" + b"1," * 255 + b"1\r\n", 0x201),
+                            (b"", 0xffffffffffffffff)):
+            with self.subTest(size=size):
+                before = listing(self.updir)
+                c = self.srv.connect()
+                try:
+                    body = first + b"%x\r\n" % size + b",2,3"
+                    c.send(upload_request(self.srv, body, headers={"Transfer-Encoding": "chunked"}))
+                    r = c.read_response("POST")
+                    self.assertEqual(r.status, 413, r)
+                    self.assertTrue(c.closed_by_peer(), "connection not closed after 413")
+                finally:
+                    c.close()
+                self.assert_nothing_new(before, "chunk size over the limit")
+
 
 class UploadStall(OwnServer):
     server_args = ("--keepalive-timeout", "1")
