@@ -257,6 +257,8 @@ static bool host_allowed(struct hp_slice h)
 {
 	if (cfg->host_any)
 		return true;
+	if (h.n == 0)
+		return false; /* an empty Host names nothing served here */
 	size_t name_n = h.n;
 	if (h.n && h.p[0] == '[') {
 		const char *e = memchr(h.p, ']', h.n);

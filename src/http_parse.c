@@ -793,7 +793,11 @@ int hp_analyze(const struct http_request *req, struct hp_info *info, const char 
 			if (NAME_IS(h, "host")) {
 				if (info->host.p != NULL)
 					return bad(reason, 400, "several Host fields");
-				if (!host_port_valid((const unsigned char *)h->value.p, h->value.n))
+				/* An empty Host is valid (RFC 9112 3.2: the
+				 * target had no authority), but names no host
+				 * served here: the caller's 403. */
+				if (h->value.n &&
+				    !host_port_valid((const unsigned char *)h->value.p, h->value.n))
 					return bad(reason, 400, "invalid Host");
 				info->host = h->value;
 			}

@@ -1088,6 +1088,16 @@ class TestHost(ProtoBase):
         finally:
             c.close()
 
+    def test_http10_with_empty_host_403(self):
+        c = self.open()
+        try:
+            c.send(self.rq(version="HTTP/1.0", host=""))
+            r = self.read(c)
+            self.check_error(r, 403, ("host",))
+            self.check_common(r, persistent=False)
+        finally:
+            c.close()
+
     def test_http10_with_foreign_host_403(self):
         c = self.open()
         try:
@@ -1173,6 +1183,8 @@ _gen(TestHost, "host_403", [
     ("evil.example", "evil.example"), ("evil.example port", "evil.example:{P}"),
     ("127.0.0.2", "127.0.0.2"), ("localhost.evil.example", "localhost.evil.example"),
     ("[::2]", "[::2]"), ("0.0.0.0", "0.0.0.0"), ("localhost two dots", "localhost.."),
+    # valid (RFC 9112 3.2: a target without authority), but names nothing
+    ("empty", ""),
 ], _host_403)
 _gen(TestHost, "host_400", [
     ("space inside", "local host"), ("non-numeric port", "localhost:abc"),
