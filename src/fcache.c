@@ -252,7 +252,18 @@ void fcache_changes(struct fcache *fc)
 		ssize_t r = read(fc->ifd, buf, sizeof(buf));
 		if (r <= 0)
 			break;
-		any = true;
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= r;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+			/* A deleted file's inode goes (IN_DELETE_SELF, then
+			 * IN_IGNORED) only when its last descriptor closes,
+			 * i.e. when this cache drops it: the unlink itself was
+			 * already reported by the watch on its directory.
+			 * Counting them would empty the cache a second time,
+			 * files cached since included. */
+			if (ev->mask & ~(uint32_t)(IN_DELETE_SELF | IN_IGNORED))
+				any = true;
+			off += (ssize_t)sizeof(*ev) + ev->len;
+		}
 	}
 	if (any)
 		drop_all(fc);
