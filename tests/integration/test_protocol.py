@@ -1088,25 +1088,17 @@ class TestHost(ProtoBase):
         finally:
             c.close()
 
-    def test_http10_with_empty_host_403(self):
-        c = self.open()
-        try:
-            c.send(self.rq(version="HTTP/1.0", host=""))
-            r = self.read(c)
-            self.check_error(r, 403, ("host",))
-            self.check_common(r, persistent=False)
-        finally:
-            c.close()
-
-    def test_http10_with_foreign_host_403(self):
-        c = self.open()
-        try:
-            c.send(self.rq(version="HTTP/1.0", host="evil.example"))
-            r = self.read(c)
-            self.check_error(r, 403, ("host",))
-            self.check_common(r, persistent=False)
-        finally:
-            c.close()
+    def test_http10_with_empty_or_foreign_host_403(self):
+        for host in ("", "evil.example"):
+            with self.subTest(host=host):
+                c = self.open()
+                try:
+                    c.send(self.rq(version="HTTP/1.0", host=host))
+                    r = self.read(c)
+                    self.check_error(r, 403, ("host",))
+                    self.check_common(r, persistent=False)
+                finally:
+                    c.close()
 
     def test_absolute_form_ok(self):
         self.expect_answer(self.rq("GET", "http://127.0.0.1:%d/" % self.srv.port), 200, body=INDEX)

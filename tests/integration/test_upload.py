@@ -778,6 +778,11 @@ class UploadLimit(OwnServer):
         prefix = (b"[" + b"1," * 600)[:1200]
         pieces = [prefix[i:i + 400] for i in range(0, 1200, 400)]
         body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+        self.chunked_413(body)
+        self.assert_nothing_new(before, "chunked over the limit")
+
+    def chunked_413(self, body):
+        """A chunked upload of body (unfinished) gets 413 and a close."""
         c = self.srv.connect()
         try:
             c.send(upload_request(self.srv, body, headers={"Transfer-Encoding": "chunked"}))
@@ -786,7 +791,6 @@ class UploadLimit(OwnServer):
             self.assertTrue(c.closed_by_peer(), "connection not closed after 413")
         finally:
             c.close()
-        self.assert_nothing_new(before, "chunked over the limit")
 
     def test_chunk_declaring_more_than_the_limit_413_at_once(self):
         # The chunk's size line already says it cannot fit: 413 with the
@@ -797,15 +801,7 @@ class UploadLimit(OwnServer):
                             (b"", 0xffffffffffffffff)):
             with self.subTest(size=size):
                 before = listing(self.updir)
-                c = self.srv.connect()
-                try:
-                    body = first + b"%x\r\n" % size + b",2,3"
-                    c.send(upload_request(self.srv, body, headers={"Transfer-Encoding": "chunked"}))
-                    r = c.read_response("POST")
-                    self.assertEqual(r.status, 413, r)
-                    self.assertTrue(c.closed_by_peer(), "connection not closed after 413")
-                finally:
-                    c.close()
+                self.chunked_413(first + b"%x\r\n" % size + b",2,3")
                 self.assert_nothing_new(before, "chunk size over the limit")
 
 
