@@ -107,8 +107,7 @@ struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrl
 	 * Registering after EAGAIN loses nothing: EPOLL_CTL_ADD reports the
 	 * readiness the socket has at that moment. */
 	conn_run(c);
-	if (!c->closed && c->tl == TL_HEADER && c->state == CS_READ_HEAD && c->rlen == 0 &&
-	    c->requests == 0) {
+	if (!c->closed && c->tl == TL_HEADER && c->state == CS_READ_HEAD && c->rlen == 0) {
 		/* Nothing came with the connection: the kernel held it for
 		 * DEFER_ACCEPT_S seconds of silence, which count. */
 		worker_timer(w, c, TL_SILENT);
@@ -260,7 +259,7 @@ static bool host_allowed(struct hp_slice h)
 	if (h.n == 0)
 		return false; /* an empty Host names nothing served here */
 	size_t name_n = h.n;
-	if (h.n && h.p[0] == '[') {
+	if (h.p[0] == '[') {
 		const char *e = memchr(h.p, ']', h.n);
 		if (e == NULL)
 			return false;
