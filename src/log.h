@@ -24,12 +24,12 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * log line. Returns the length written (truncated to fit). */
 size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
 
-/* Opens the access log (path "-" is stdout). Returns 0 or -errno. */
 /* A socket address (sockaddr_in or sockaddr_in6) as text into buf; an
  * IPv4-mapped IPv6 address is written as IPv4, so a client of a "::"
  * listener has one name in every log. Returns buf. */
 const char *log_addr_text(const void *addr, char *buf, size_t cap);
 
+/* Opens the access log (path "-" is stdout). Returns 0 or -errno. */
 int alog_open(const char *path);
 /* Reopens it in place (SIGHUP), so open descriptors stay valid. */
 int alog_reopen(void);

@@ -382,6 +382,8 @@ int main(int argc, char **argv)
 	log_set_quiet(c->quiet);
 	int kn = snprintf(c->keepalive_hdr, sizeof(c->keepalive_hdr),
 			  "Connection: keep-alive\r\nKeep-Alive: timeout=%d, max=", c->keepalive_timeout);
+	if (kn < 0 || (size_t)kn >= sizeof(c->keepalive_hdr)) /* 86400 s at most: it fits */
+		fatal("keep-alive header does not fit");
 	c->keepalive_hdr_n = (size_t)kn;
 
 	signal(SIGPIPE, SIG_IGN);

@@ -581,16 +581,15 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 
 	struct obuf o;
 	conn_head(c, &o, 200);
-	if (r->sb.st_mtim.tv_sec > c->w->now) {
-		put_fields_200(&o, mt, r, base, c->w->now); /* Last-Modified varies */
-	} else {
-		if (r->hdr == NULL)
-			make_hdr(r, mt, base);
-		if (r->hdr)
-			ob_put(&o, r->hdr, r->hdr_n);
-		else
-			put_fields_200(&o, mt, r, base, c->w->now);
-	}
+	/* A modification time in the future makes Last-Modified the Date,
+	 * which changes: no fixed block then. */
+	bool fixed = r->sb.st_mtim.tv_sec <= c->w->now;
+	if (fixed && r->hdr == NULL)
+		make_hdr(r, mt, base);
+	if (fixed && r->hdr)
+		ob_put(&o, r->hdr, r->hdr_n);
+	else
+		put_fields_200(&o, mt, r, base, c->w->now);
 	if (r == &e->rep[FC_IDENTITY] && e->data)
 		conn_mem(c, e->data, size);
 	else
