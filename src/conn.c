@@ -1,10 +1,14 @@
 /* One connection's state machine. Sockets are registered once, edge-
  * triggered, for input and output; every step runs until the system call
- * it needs says EAGAIN, so no readiness edge is ever lost. */
+ * it needs says EAGAIN, so no readiness edge is ever lost. Handlers
+ * (static_file.c, upload.c) only describe responses: respond() turns a
+ * description into bytes, and every byte leaves through out_send() or
+ * out_sendfile(). */
 #include "conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +20,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "fcache.h"
-#include "log.h"
+#include "iopool.h"
 #include "path.h"
-#include "server.h"
 #include "static_file.h"
 #include "upload.h"
 
@@ -29,13 +31,31 @@ const char *const conn_state_names[] = {
 #undef X
 };
 
+/* Room before a response's header lines for its status line, Date and
+ * Server, which are written last (they depend on the status a handler
+ * picks): the head is then contiguous without copying the fields. */
+#define HEAD_RESERVE 160
+
 enum step { STEP_GO, STEP_STOP };
 
+static atomic_long open_conns;
+
 static void conn_run(struct conn *c);
+static void conn_close(struct conn *c);
+
+long conn_open_count(void)
+{
+	return atomic_load_explicit(&open_conns, memory_order_relaxed);
+}
 
 static inline char *wbuf(struct conn *c)
 {
 	return c->buf + CONN_RBUF;
+}
+
+static inline void set_timer(struct conn *c, int id)
+{
+	ev_timer_set(c->set->loop, &c->timer, id);
 }
 
 static bool body_pending(const struct conn *c)
@@ -46,223 +66,256 @@ static bool body_pending(const struct conn *c)
 static bool ensure_buf(struct conn *c)
 {
 	if (c->buf == NULL)
-		c->buf = worker_buf_get(c->w);
+		c->buf = ev_buf_get(c->set->loop);
 	return c->buf != NULL;
 }
 
 static void release_buf(struct conn *c)
 {
 	if (c->buf && c->rlen == 0 && c->wlen == 0) {
-		worker_buf_put(c->w, c->buf);
+		ev_buf_put(c->set->loop, c->buf);
 		c->buf = NULL;
 	}
 }
 
-/* Lets go of the response body's file entry. */
+/* Lets go of the response body and what it lives in. */
 static void release_body(struct conn *c)
 {
 	c->file_fd = -1;
 	c->file_left = 0;
 	c->mem = NULL;
 	c->mem_left = 0;
-	if (c->fe) {
-		fcache_put(&c->w->fcache, c->fe);
-		c->fe = NULL;
+	if (c->ref) {
+		fcache_put(&c->set->fcache, c->ref);
+		c->ref = NULL;
 	}
-	if (c->mp)
-		sf_multipart_free(c);
+	free(c->parts);
+	c->parts = NULL;
 }
 
-const char *conn_peer_str(const struct conn *c, char *buf, size_t cap)
+static const char *peer_text(const struct conn *c, char *buf, size_t cap)
 {
 	return log_addr_text(&c->peer, buf, cap);
 }
 
-struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrlen, bool reject)
+static void bury(struct conn *c)
 {
-	struct conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		close(fd);
-		return NULL;
-	}
-	c->fd = fd;
-	c->w = w;
-	c->tl = TL_NONE;
-	c->file_fd = -1;
-	memcpy(&c->peer, addr, addrlen < sizeof(c->peer) ? addrlen : sizeof(c->peer));
-	w->nconns++;
-	c->state = CS_READ_HEAD;
-	if (reject) {
-		c->reject = true;
-		if (!ensure_buf(c)) {
-			conn_close(c);
-			return c;
-		}
-		conn_error(c, 503, "too many open connections", "Retry-After: 1\r\n");
-	} else {
-		worker_timer(w, c, TL_HEADER);
-	}
-	/* Serve what is already there first: a request that arrived with the
-	 * connection and ends it (Connection: close) never costs an epoll_ctl.
-	 * Registering after EAGAIN loses nothing: EPOLL_CTL_ADD reports the
-	 * readiness the socket has at that moment. */
-	conn_run(c);
-	if (!c->closed && c->tl == TL_HEADER && c->state == CS_READ_HEAD && c->rlen == 0) {
-		/* Nothing came with the connection: the kernel held it for
-		 * DEFER_ACCEPT_S seconds of silence, which count. */
-		worker_timer(w, c, TL_SILENT);
-	}
-	if (!c->closed) {
-		struct epoll_event ev = {
-			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-			.data.ptr = c,
-		};
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			log_error("epoll_ctl: %s", strerror(errno));
-			conn_close(c);
-		}
-	}
-	return c;
+	c->grave_next = c->set->graveyard;
+	c->set->graveyard = c;
 }
 
-void conn_close(struct conn *c)
+static void conn_close(struct conn *c)
 {
 	if (c->closed)
 		return;
 	c->closed = true;
-	worker_timer(c->w, c, TL_NONE);
-	if (c->up)
-		upload_abort(c);
+	set_timer(c, -1);
 	release_body(c);
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
+	if (c->io.fd >= 0) {
+		close(c->io.fd);
+		c->io.fd = -1;
 	}
-	if (c->io_pending)
-		return; /* upload_completed buries it */
-	c->next_done = c->w->graveyard;
-	c->w->graveyard = c;
+	if (c->job)
+		return; /* job_done buries it */
+	upload_free(c->up);
+	c->up = NULL;
+	bury(c);
 }
 
-void conn_free(struct conn *c)
+static void conn_free(struct conn *c)
 {
 	if (c->buf)
-		worker_buf_put(c->w, c->buf);
-	c->w->nconns--;
-	server_conn_released();
+		ev_buf_put(c->set->loop, c->buf);
+	c->set->nconns--;
+	atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
 	free(c);
 }
 
-void conn_stop_idle(struct conn *c)
+/* ---- the one way out ---- */
+
+enum out { OUT_DONE, OUT_AGAIN, OUT_CLOSED };
+
+/* Sends iov; *sent says how many bytes left. EINTR is retried here. */
+static enum out out_send(struct conn *c, struct iovec *iov, int n, int flags, size_t *sent)
 {
-	if (c->state == CS_READ_HEAD && c->rlen == 0)
-		conn_close(c);
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	for (;;) {
+		ssize_t r = n == 1 ? send(c->io.fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL)
+				   : sendmsg(c->io.fd, &mh, flags | MSG_NOSIGNAL);
+		if (r >= 0) {
+			*sent = (size_t)r;
+			return OUT_DONE;
+		}
+		if (errno == EINTR)
+			continue;
+		*sent = 0;
+		return errno == EAGAIN ? OUT_AGAIN : OUT_CLOSED;
+	}
+}
+
+static enum out out_sendfile(struct conn *c, size_t want, size_t *sent)
+{
+	for (;;) {
+		off_t off = (off_t)c->file_off;
+		ssize_t r = sendfile(c->io.fd, c->file_fd, &off, want);
+		if (r > 0) {
+			*sent = (size_t)r;
+			return OUT_DONE;
+		}
+		*sent = 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return OUT_AGAIN;
+		if (r == 0)
+			log_warn("file shrank while being sent; closing the connection");
+		return OUT_CLOSED;
+	}
 }
 
 /* ---- responses ---- */
 
-struct obuf *conn_head(struct conn *c, struct obuf *o, int status)
+static void resp_init(struct conn *c, struct response *r)
 {
-	obuf_init(o, wbuf(c), CONN_WBUF);
-	resp_start(o, status, c->w->now);
-	c->status = status;
-	return o;
+	r->status = 0;
+	r->detail = NULL;
+	obuf_init(&r->hdr, wbuf(c) + HEAD_RESERVE, CONN_WBUF - HEAD_RESERVE);
+	r->body = RB_NONE;
+	r->mem = NULL;
+	r->mem_n = 0;
+	r->fd = -1;
+	r->off = r->len = 0;
+	r->parts = NULL;
+	r->ref = NULL;
+	r->close = false;
+	r->send_continue = false;
 }
 
-void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n)
+/* An error response's body: "<code> <reason>: <detail>". */
+static size_t error_body(struct conn *c, struct response *r, char *body, size_t cap)
 {
-	if (resp_must_close(c->status)) {
+	int n = snprintf(body, cap, "%d %s: %s\n", r->status, resp_reason(r->status), r->detail);
+	if (n < 0 || (size_t)n >= cap)
+		n = (int)strlen(body);
+	if (r->status != 404 && r->status != 408) {
+		char ip[INET6_ADDRSTRLEN];
+		log_warn("refused %s: %d %s", peer_text(c, ip, sizeof(ip)), r->status, r->detail);
+	}
+	ob_puts(&r->hdr, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+	ob_u64(&r->hdr, (uint64_t)n);
+	ob_put(&r->hdr, "\r\n", 2);
+	return (size_t)n;
+}
+
+/* Turns the description r into the bytes to send, and starts sending. */
+static void respond(struct conn *c, struct response *r)
+{
+	struct conn_set *s = c->set;
+	char ebody[256];
+	size_t ebody_n = 0;
+	c->status = r->status;
+	if (resp_must_close(r->status)) {
 		c->keep_alive = false;
 		c->linger = true;
 	}
-	if (c->w->stopping)
+	if (r->close || s->stopping)
 		c->keep_alive = false;
 	if (c->expect_100 && body_pending(c)) {
 		/* Answered without 100 Continue: the client may or may not send
 		 * its body now, so the framing is lost; say so in this head. */
 		c->keep_alive = false;
 	}
+	if (r->detail)
+		ebody_n = error_body(c, r, ebody, sizeof(ebody));
+	struct obuf *o = &r->hdr;
 	resp_end(o, c->keep_alive, (unsigned)(cfg->keepalive_max - (int)c->requests));
-	if (!c->head_only && n) {
-		ob_put(o, body, n);
-		c->sent_body = n;
+
+	char start[HEAD_RESERVE];
+	struct obuf so;
+	obuf_init(&so, start, sizeof(start));
+	resp_start(&so, r->status, s->loop->now);
+	memcpy(wbuf(c) + HEAD_RESERVE - so.n, start, so.n);
+	c->woff = (uint32_t)(HEAD_RESERVE - so.n);
+
+	c->ref = r->ref;
+	if (c->head_only) {
+		free(r->parts);
+	} else if (r->detail) {
+		ob_put(o, ebody, ebody_n);
+		c->sent_body = ebody_n;
+	} else if (r->body == RB_MEM) {
+		if (r->mem_n <= o->cap - o->n) {
+			/* A small body joins the head: one send() of one buffer
+			 * costs the kernel less than a sendmsg() of two. */
+			ob_put(o, r->mem, r->mem_n);
+			c->sent_body = r->mem_n;
+		} else {
+			c->mem = r->mem;
+			c->mem_left = r->mem_n;
+		}
+	} else if (r->body == RB_FILE && r->len) {
+		c->file_fd = r->fd;
+		c->file_off = r->off;
+		c->file_left = r->len;
+	} else if (r->body == RB_PARTS) {
+		c->parts = r->parts;
+		c->part = 0;
+		c->file_fd = r->fd;
 	}
-	if (c->mem_left && c->mem_left <= o->cap - o->n) {
-		/* A small cached body joins the head: one send() of one buffer
-		 * costs the kernel less than a sendmsg() of two. */
-		ob_put(o, c->mem, c->mem_left);
-		c->sent_body = c->mem_left;
-		c->mem_left = 0;
-	}
-	if (!o->ok) {
+	if (!o->ok || !so.ok) {
 		/* Cannot happen with the sizes used; never send a torn head. */
-		log_error("response head too large (status %d)", c->status);
+		log_error("response head too large (status %d)", r->status);
 		conn_close(c);
 		return;
 	}
-	c->wlen = (uint32_t)o->n;
-	c->woff = 0;
+	c->wlen = (uint32_t)(HEAD_RESERVE + o->n);
 	c->state = CS_WRITE;
-	worker_timer(c->w, c, TL_BODY);
+	set_timer(c, CT_BODY);
 }
 
-void conn_entry(struct conn *c, struct fentry *e)
+/* A refusal from the connection itself. */
+static void conn_error(struct conn *c, int status, const char *detail, const char *extra)
 {
-	c->fe = e;
-}
-
-void conn_file(struct conn *c, int fd, uint64_t off, uint64_t len)
-{
-	if (c->head_only || len == 0)
+	if (c->closed || !ensure_buf(c)) {
+		conn_close(c);
 		return;
-	c->file_fd = fd;
-	c->file_off = off;
-	c->file_left = len;
-}
-
-void conn_mem(struct conn *c, const char *p, size_t n)
-{
-	if (c->head_only || n == 0)
-		return;
-	c->mem = p;
-	c->mem_left = n;
-}
-
-void conn_error(struct conn *c, int status, const char *detail, const char *extra)
-{
-	char body[256];
-	int n = snprintf(body, sizeof(body), "%d %s: %s\n", status, resp_reason(status), detail);
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = (int)strlen(body);
-	if (status != 404 && status != 408) {
-		char ip[INET6_ADDRSTRLEN];
-		log_warn("refused %s: %d %s", conn_peer_str(c, ip, sizeof(ip)), status, detail);
 	}
-	if (c->closed)
-		return;
-	struct obuf o;
-	conn_head(c, &o, status);
-	ob_puts(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-	ob_u64(&o, (uint64_t)n);
-	ob_put(&o, "\r\n", 2);
+	struct response r;
+	resp_init(c, &r);
 	if (extra)
-		ob_puts(&o, extra);
-	conn_commit(c, &o, body, (size_t)n);
+		ob_puts(&r.hdr, extra);
+	resp_error(&r, status, detail);
+	respond(c, &r);
+}
+
+/* Queues "100 Continue" ahead of reading the body. */
+static void send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	memcpy(wbuf(c), cont, sizeof(cont) - 1);
+	c->woff = 0;
+	c->wlen = sizeof(cont) - 1;
+	c->interim = true;
+	c->expect_100 = false;
+	c->state = CS_WRITE;
 }
 
 /* ---- request dispatch ---- */
 
-static bool host_allowed(struct hp_slice h)
+/* Is the Host one this server answers to? By name only: a proxy or a port
+ * mapping changes the port, DNS rebinding is about the name. Returns 0,
+ * 403 (not served here) or 400 (a port that is no port). */
+static int host_check(struct hp_slice h)
 {
 	if (cfg->host_any)
-		return true;
+		return 0;
 	if (h.n == 0)
-		return false; /* an empty Host names nothing served here */
+		return 403; /* an empty Host names nothing served here */
 	size_t name_n = h.n;
 	if (h.p[0] == '[') {
 		const char *e = memchr(h.p, ']', h.n);
 		if (e == NULL)
-			return false;
+			return 403;
 		name_n = (size_t)(e - h.p) + 1;
 	} else {
 		const char *colon = memchr(h.p, ':', h.n);
@@ -271,17 +324,15 @@ static bool host_allowed(struct hp_slice h)
 	}
 	if (name_n < h.n) {
 		if (h.p[name_n] != ':')
-			return false;
+			return 403;
 		uint32_t port = 0;
 		for (size_t i = name_n + 1; i < h.n; i++) {
 			if (h.p[i] < '0' || h.p[i] > '9')
-				return false;
+				return 400;
 			port = port * 10 + (uint32_t)(h.p[i] - '0');
 			if (port > 65535)
-				return false;
+				return 400;
 		}
-		if (name_n + 1 < h.n && port != cfg->port)
-			return false;
 	}
 	/* "localhost." is the same name as "localhost" (a fully qualified
 	 * name's root label); nginx compares without it too. */
@@ -290,9 +341,9 @@ static bool host_allowed(struct hp_slice h)
 	for (size_t i = 0; i < cfg->n_host_names; i++) {
 		const char *n = cfg->host_names[i];
 		if (strlen(n) == name_n && strncasecmp(n, h.p, name_n) == 0)
-			return true;
+			return 0;
 	}
-	return false;
+	return 403;
 }
 
 /* Is the target /upload, compared after decoding and normalising (so
@@ -306,6 +357,11 @@ static bool is_upload_path(const struct http_request *req)
 	return req->path.n < sizeof(rel) && req->path.p[0] == '/' &&
 	       path_resolve(req->path.p, req->path.n, rel, sizeof(rel), &dir_slash) == 0 &&
 	       !dir_slash && strcmp(rel, "upload") == 0;
+}
+
+static bool is_options(const struct http_request *req)
+{
+	return req->method.n == 7 && memcmp(req->method.p, "OPTIONS", 7) == 0;
 }
 
 static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t *n)
@@ -328,15 +384,77 @@ static void join_list(const struct http_request *req, const char *name, bool mul
 		*v = (struct hp_slice){ buf, n };
 }
 
+/* Reads the file-change queue when this request's bytes came after it was
+ * last read: a change made before the request was sent is then applied
+ * before the request is answered (see struct conn_set). */
+static void make_fresh(struct conn *c)
+{
+	struct conn_set *s = c->set;
+	if (c->rx_seq > s->fresh_seq) {
+		s->fresh_seq = s->rx_seq;
+		fcache_changes(&s->fcache);
+	}
+}
+
+static void submit_job(struct conn *c);
+
+/* The upload handler's answer to a step: go on reading, wait for the
+ * pool, or send its response. */
+static void upload_step(struct conn *c, enum hstep st, struct response *r)
+{
+	switch (st) {
+	case H_BODY:
+		if (c->state != CS_READ_BODY) {
+			c->state = CS_READ_BODY;
+			set_timer(c, CT_BODY);
+		}
+		return;
+	case H_IO:
+		submit_job(c);
+		return;
+	case H_RESPOND:
+		c->body_mode = BODY_NONE;
+		respond(c, r);
+		return;
+	}
+}
+
+static void dispatch_upload(struct conn *c, const struct hreq *h)
+{
+	struct response r;
+	resp_init(c, &r);
+	enum hstep st = upload_begin(h, &r, &c->up);
+	if (st != H_BODY) {
+		respond(c, &r);
+		return;
+	}
+	c->body_mode = BODY_UPLOAD;
+	if (r.send_continue)
+		send_continue(c);
+	else
+		c->state = CS_READ_BODY;
+}
+
+/* OPTIONS (RFC 9110 9.3.7): 204 with Allow, no body and no length. */
+static void answer_options(struct conn *c, const struct http_request *req)
+{
+	struct response r;
+	resp_init(c, &r);
+	r.status = 204;
+	ob_puts(&r.hdr, req->form != HP_ASTERISK && is_upload_path(req) ? "Allow: POST, OPTIONS\r\n"
+									: "Allow: GET, HEAD, OPTIONS\r\n");
+	respond(c, &r);
+}
+
 static void dispatch(struct conn *c, const struct http_request *req, size_t head_len)
 {
-	struct worker *w = c->w;
+	struct conn_set *s = c->set;
 	c->head_len = c->rpos = (uint32_t)head_len;
 	c->requests++;
 	c->idle = false;
 	c->head_only = req->m == HP_M_HEAD;
 	slice_off(c, req->line, &c->line_off, &c->line_n);
-	worker_timer(w, c, TL_BODY);
+	set_timer(c, CT_BODY);
 
 	struct hp_info info;
 	const char *reason = NULL;
@@ -351,7 +469,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		conn_error(c, st, reason, NULL);
 		return;
 	}
-	c->keep_alive = info.keep_alive && c->requests < (unsigned)cfg->keepalive_max && !w->stopping;
+	c->keep_alive = info.keep_alive && c->requests < (unsigned)cfg->keepalive_max && !s->stopping;
 	c->body_left = info.has_length ? info.length : 0;
 	c->body_chunked = info.chunked;
 	if (info.chunked)
@@ -367,8 +485,11 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	}
 
 	struct hp_slice host = req->form == HP_ABSOLUTE ? req->authority : info.host;
-	if (host.p && !host_allowed(host)) {
-		conn_error(c, 403, "host not served here", NULL);
+	st = host.p ? host_check(host) : 0;
+	if (st) {
+		if (st == 400)
+			c->keep_alive = false;
+		conn_error(c, st, st == 400 ? "malformed Host" : "host not served here", NULL);
 		return;
 	}
 
@@ -379,32 +500,60 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	join_list(req, "accept-encoding", info.accept_encoding_multi, &info.accept_encoding,
 		  joined[2]);
 
-	const char *detail = "not allowed";
-	const char *extra = NULL;
+	char ip[INET6_ADDRSTRLEN];
+	struct hreq h = {
+		.req = req, .info = &info, .fc = &s->fcache, .now = s->loop->now,
+		.head_only = c->head_only, .peer = NULL,
+	};
 	if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
-		/* sf_serve resolves the path anyway and answers 405 for
-		 * /upload itself: no second resolution on the hot path. */
-		st = sf_serve(c, req, &info, &detail);
-		if (st == 405)
-			extra = "Allow: POST\r\n";
+		make_fresh(c);
+		struct response r;
+		resp_init(c, &r);
+		sf_serve(&h, &r);
+		respond(c, &r);
 	} else if (req->m == HP_M_POST && is_upload_path(req)) {
-		st = upload_begin(c, req, &info, &detail, &extra);
-		if (st == 0)
-			return;
+		h.peer = peer_text(c, ip, sizeof(ip));
+		dispatch_upload(c, &h);
 	} else if (req->m == HP_M_POST) {
-		st = 405;
-		detail = "POST is only accepted on /upload";
-		extra = "Allow: GET, HEAD\r\n";
+		conn_error(c, 405, "POST is only accepted on /upload", "Allow: GET, HEAD, OPTIONS\r\n");
+	} else if (is_options(req)) {
+		answer_options(c, req);
 	} else {
-		st = 405;
-		detail = "method not allowed";
-		/* "*" asks about the server as a whole (RFC 9110 §9.3.7). */
-		extra = req->form == HP_ASTERISK ? "Allow: GET, HEAD, POST\r\n"
-			: is_upload_path(req)     ? "Allow: POST\r\n"
-						  : "Allow: GET, HEAD\r\n";
+		conn_error(c, 405, "method not allowed",
+			   req->form != HP_ASTERISK && is_upload_path(req) ? "Allow: POST, OPTIONS\r\n"
+									: "Allow: GET, HEAD, OPTIONS\r\n");
 	}
-	if (st)
-		conn_error(c, st, detail, extra);
+}
+
+/* ---- the blocking-I/O pool ---- */
+
+static void job_done(struct ev_job *job)
+{
+	struct conn *c = job->ctx;
+	c->job = NULL;
+	if (c->closed) {
+		/* The client left: an unfinished upload leaves nothing. */
+		upload_free(c->up);
+		c->up = NULL;
+		bury(c);
+		return;
+	}
+	struct response r;
+	resp_init(c, &r);
+	upload_step(c, upload_io_done(c->up, &r), &r);
+	conn_run(c);
+}
+
+static void submit_job(struct conn *c)
+{
+	struct ev_job *job = upload_job(c->up);
+	job->loop = c->set->loop;
+	job->done = job_done;
+	job->ctx = c;
+	c->job = job;
+	c->state = CS_WAIT_IO;
+	set_timer(c, -1);
+	iopool_submit(job);
 }
 
 /* ---- states ---- */
@@ -417,14 +566,16 @@ static void start_close(struct conn *c)
 	}
 	/* Closing with unread input would send a RST that can destroy the
 	 * response in flight: half-close and drain for a while first. */
-	shutdown(c->fd, SHUT_WR);
+	shutdown(c->io.fd, SHUT_WR);
 	c->state = CS_LINGER;
-	worker_timer(c->w, c, TL_LINGER);
+	set_timer(c, CT_LINGER);
 }
 
 static void next_request(struct conn *c)
 {
-	if (!c->keep_alive || c->w->stopping) {
+	upload_free(c->up);
+	c->up = NULL;
+	if (!c->keep_alive || c->set->stopping) {
 		start_close(c);
 		return;
 	}
@@ -443,16 +594,16 @@ static void next_request(struct conn *c)
 	c->line_n = c->ref_n = c->ua_n = 0;
 	c->state = CS_READ_HEAD;
 	if (rest) {
-		worker_timer(c->w, c, TL_HEADER);
+		set_timer(c, CT_HEADER);
 	} else {
 		c->idle = true;
-		worker_timer(c->w, c, TL_IDLE);
+		set_timer(c, CT_IDLE);
 	}
 }
 
 static void log_access(struct conn *c)
 {
-	if (c->w->alog.p == NULL)
+	if (c->set->alog.p == NULL)
 		return;
 	struct alog_entry e = {
 		.addr = &c->peer,
@@ -465,7 +616,7 @@ static void log_access(struct conn *c)
 		.agent = c->ua_n ? c->buf + c->ua_off : NULL,
 		.agent_n = c->ua_n,
 	};
-	alog_write(&c->w->alog, c->w->now, &e);
+	alog_write(&c->set->alog, c->set->loop->now, &e);
 }
 
 static void finish_response(struct conn *c)
@@ -537,6 +688,23 @@ static bool head_worth_parsing(const struct conn *c)
 	return c->rlen > c->scanned && memchr(c->buf + c->scanned, '\n', c->rlen - c->scanned);
 }
 
+/* One recv into the read buffer. Returns its result (errno kept). */
+static ssize_t read_some(struct conn *c)
+{
+	size_t want = CONN_RBUF - c->rlen;
+	ssize_t n = recv(c->io.fd, c->buf + c->rlen, want, 0);
+	c->rdrained = (n > 0 && (size_t)n < want) || (n < 0 && errno == EAGAIN);
+	if (n > 0) {
+		c->rx_seq = ++c->set->rx_seq;
+		c->rlen += (uint32_t)n;
+		if (c->idle) {
+			c->idle = false;
+			set_timer(c, CT_HEADER);
+		}
+	}
+	return n;
+}
+
 static enum step do_read_head(struct conn *c)
 {
 	if (!ensure_buf(c)) {
@@ -570,18 +738,8 @@ static enum step do_read_head(struct conn *c)
 		release_buf(c);
 		return STEP_STOP;
 	}
-	size_t want = CONN_RBUF - c->rlen;
-	ssize_t n = recv(c->fd, c->buf + c->rlen, want, 0);
-	c->rdrained = n > 0 && (size_t)n < want;
-	if (n > 0) {
-		if (c->idle) {
-			c->idle = false;
-			worker_timer(c->w, c, TL_HEADER);
-		}
-		c->rlen += (uint32_t)n;
-		return STEP_GO;
-	}
-	if (n < 0 && errno == EINTR)
+	ssize_t n = read_some(c);
+	if (n > 0 || (n < 0 && errno == EINTR))
 		return STEP_GO;
 	if (n < 0 && errno == EAGAIN) {
 		release_buf(c);
@@ -595,15 +753,10 @@ static enum step do_read_head(struct conn *c)
 static bool body_bytes(struct conn *c, const char *p, size_t n)
 {
 	if (c->body_mode == BODY_UPLOAD) {
-		const char *detail = NULL;
-		int st = upload_data(c, p, n, &detail);
-		if (st) {
-			c->body_mode = BODY_NONE;
-			c->keep_alive = false;
-			conn_error(c, st, detail, NULL);
-			return false;
-		}
-		return true;
+		struct response r;
+		resp_init(c, &r);
+		upload_step(c, upload_data(c->up, p, n, &r), &r);
+		return c->state == CS_READ_BODY;
 	}
 	c->sent_body += n;
 	if (c->sent_body > cfg->max_upload) {
@@ -617,10 +770,54 @@ static bool body_bytes(struct conn *c, const char *p, size_t n)
 static void body_done(struct conn *c)
 {
 	if (c->body_mode == BODY_UPLOAD) {
-		upload_end(c);
+		struct response r;
+		resp_init(c, &r);
+		upload_step(c, upload_end(c->up, &r), &r);
 		return;
 	}
 	next_request(c);
+}
+
+/* A malformed chunked body. */
+static void bad_chunk(struct conn *c)
+{
+	c->body_chunked = false;
+	c->keep_alive = false;
+	if (c->body_mode == BODY_DISCARD) {
+		/* Its response is sent already: a second one would
+		 * desynchronise the client. Just close. */
+		c->linger = true;
+		c->rpos = c->rlen;
+		start_close(c);
+		return;
+	}
+	c->body_mode = BODY_NONE;
+	conn_error(c, 400, "malformed chunked body", NULL);
+}
+
+/* Feeds the buffered body bytes of a chunked body. Returns false when the
+ * state changed (paused, answered, closed). */
+static bool feed_chunked(struct conn *c, const char *p, size_t avail)
+{
+	size_t used = 0;
+	struct hp_slice data = { NULL, 0 };
+	if (hp_chunked_feed(&c->chunk, p, avail, &used, &data) == HP_ERROR) {
+		bad_chunk(c);
+		return false;
+	}
+	c->rpos += (uint32_t)used;
+	if (c->body_mode == BODY_UPLOAD && data.n) {
+		/* A chunk that declares more than the upload may hold is
+		 * refused now, not after --max-upload bytes of it. */
+		struct response r;
+		resp_init(c, &r);
+		enum hstep st = upload_announce(c->up, data.n + c->chunk.left, &r);
+		if (st != H_BODY) {
+			upload_step(c, st, &r);
+			return false;
+		}
+	}
+	return !data.n || body_bytes(c, data.p, data.n);
 }
 
 static enum step do_read_body(struct conn *c)
@@ -634,54 +831,14 @@ static enum step do_read_body(struct conn *c)
 			const char *p = c->buf + c->rpos;
 			size_t avail = c->rlen - c->rpos;
 			if (c->body_chunked) {
-				size_t used = 0;
-				struct hp_slice data = { NULL, 0 };
-				if (hp_chunked_feed(&c->chunk, p, avail, &used, &data) == HP_ERROR) {
-					if (c->body_mode == BODY_DISCARD) {
-						/* Its response is sent already: a
-						 * second one would desynchronise the
-						 * client. Just close. */
-						c->linger = true;
-						c->keep_alive = false;
-						c->body_chunked = false;
-						c->rpos = c->rlen;
-						start_close(c);
-						return STEP_GO;
-					}
-					if (c->body_mode == BODY_UPLOAD)
-						upload_abort(c);
-					c->body_mode = BODY_NONE;
-					c->body_chunked = false;
-					c->keep_alive = false;
-					conn_error(c, 400, "malformed chunked body", NULL);
+				if (!feed_chunked(c, p, avail))
 					return STEP_GO;
-				}
-				c->rpos += (uint32_t)used;
-				if (c->body_mode == BODY_UPLOAD && data.n) {
-					/* A chunk that declares more than the
-					 * upload may hold is refused now, not
-					 * after --max-upload bytes of it. */
-					const char *detail = NULL;
-					int st = upload_announce(c, data.n + c->chunk.left, &detail);
-					if (st) {
-						c->body_mode = BODY_NONE;
-						c->keep_alive = false;
-						conn_error(c, st, detail, NULL);
-						return STEP_GO;
-					}
-				}
-				if (data.n && !body_bytes(c, data.p, data.n))
-					return STEP_GO;
-				if (c->state != CS_READ_BODY)
-					return STEP_GO; /* paused for the disk */
 			} else {
 				size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
 				c->rpos += (uint32_t)take;
 				c->body_left -= take;
 				if (take && !body_bytes(c, p, take))
 					return STEP_GO;
-				if (c->state != CS_READ_BODY)
-					return STEP_GO; /* paused for the disk */
 			}
 			if (!body_pending(c)) {
 				body_done(c);
@@ -690,10 +847,9 @@ static enum step do_read_body(struct conn *c)
 		}
 		/* All buffered body bytes are used: read more behind the head. */
 		c->rpos = c->rlen = c->head_len;
-		ssize_t n = recv(c->fd, c->buf + c->rlen, CONN_RBUF - c->rlen, 0);
+		ssize_t n = read_some(c);
 		if (n > 0) {
-			c->rlen += (uint32_t)n;
-			worker_timer(c->w, c, TL_BODY);
+			set_timer(c, CT_BODY);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -703,93 +859,119 @@ static enum step do_read_body(struct conn *c)
 		if (c->body_mode == BODY_UPLOAD) {
 			char ip[INET6_ADDRSTRLEN];
 			log_warn("upload from %s: client left mid-body; nothing stored",
-				 conn_peer_str(c, ip, sizeof(ip)));
+				 peer_text(c, ip, sizeof(ip)));
 		}
 		conn_close(c);
 		return STEP_STOP;
 	}
 }
 
-/* After a send or recv that moved nothing (EINTR is the caller's): wait
- * for readiness on EAGAIN; the peer is gone or broken otherwise. */
-static enum step wait_or_close(struct conn *c, ssize_t n)
+/* Are more bytes of this response to follow the ones in the write buffer
+ * or memory? Only then may they be held back with MSG_MORE. */
+static bool more_follows(const struct conn *c)
 {
-	if (n < 0 && errno == EAGAIN)
-		return STEP_STOP;
-	conn_close(c);
-	return STEP_STOP;
+	return c->file_left || (c->parts && c->part <= c->parts->n);
 }
 
 /* Flags for the last bytes of a response. When the connection closes right
  * after, MSG_MORE holds them back for the moment until close() or
  * shutdown() queues the FIN, which then leaves in the same segment: one
  * packet (and one ACK) less per connection. */
-static int last_flags(const struct conn *c)
+static int send_flags(const struct conn *c)
 {
-	return c->keep_alive ? 0 : MSG_MORE;
+	if (more_follows(c))
+		return MSG_MORE;
+	return c->keep_alive || c->interim ? 0 : MSG_MORE;
 }
 
-static enum step do_write(struct conn *c)
+/* Queues the next part head of a multipart body (or its closing
+ * boundary) in the write buffer, with that part's file range. */
+static void next_part(struct conn *c)
 {
-again:
-	while (c->mem_left) {
-		/* Head and in-memory body in one system call. */
+	struct byteranges *br = c->parts;
+	struct obuf o;
+	obuf_init(&o, wbuf(c), CONN_WBUF);
+	resp_part_head(&o, br, c->part);
+	if (c->part < br->n) {
+		c->file_off = br->r[c->part].first;
+		c->file_left = br->r[c->part].last - br->r[c->part].first + 1;
+	}
+	c->part++;
+	c->wlen = (uint32_t)o.n;
+	c->woff = 0;
+	c->sent_body += o.n;
+}
+
+/* Sends the write buffer (and a body in memory with it). */
+static enum step write_buffered(struct conn *c)
+{
+	while (c->woff < c->wlen || c->mem_left) {
 		struct iovec iov[2] = {
 			{ wbuf(c) + c->woff, c->wlen - c->woff },
 			{ (void *)c->mem, c->mem_left },
 		};
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | last_flags(c));
-		if (n > 0) {
-			size_t h = c->wlen - c->woff;
-			if ((size_t)n < h) {
-				c->woff += (uint32_t)n;
-				continue;
-			}
-			c->woff = c->wlen;
-			c->mem += (size_t)n - h;
-			c->mem_left -= (size_t)n - h;
-			c->sent_body += (size_t)n - h;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return wait_or_close(c, n);
-	}
-	while (c->woff < c->wlen) {
-		int flags = MSG_NOSIGNAL | (c->file_left || c->mp ? MSG_MORE : last_flags(c));
-		ssize_t n = send(c->fd, wbuf(c) + c->woff, c->wlen - c->woff, flags);
-		if (n > 0) {
-			c->woff += (uint32_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return wait_or_close(c, n);
-	}
-	while (c->file_left) {
-		off_t off = (off_t)c->file_off;
-		size_t want = c->file_left < (1u << 30) ? (size_t)c->file_left : (1u << 30);
-		ssize_t n = sendfile(c->fd, c->file_fd, &off, want);
-		if (n > 0) {
-			c->file_off = (uint64_t)off;
-			c->file_left -= (uint64_t)n;
-			c->sent_body += (uint64_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			worker_timer(c->w, c, TL_BODY);
+		int n = c->woff < c->wlen ? (c->mem_left ? 2 : 1) : 1;
+		struct iovec *v = c->woff < c->wlen ? iov : iov + 1;
+		size_t sent;
+		enum out r = out_send(c, v, n, send_flags(c), &sent);
+		if (r == OUT_AGAIN)
+			return STEP_STOP;
+		if (r == OUT_CLOSED) {
+			conn_close(c);
 			return STEP_STOP;
 		}
-		if (n == 0)
-			log_warn("file shrank while being sent; closing the connection");
-		conn_close(c);
-		return STEP_STOP;
+		size_t h = c->wlen - c->woff;
+		if (v == iov && sent < h) {
+			c->woff += (uint32_t)sent;
+		} else {
+			if (v == iov) {
+				c->woff = c->wlen;
+				sent -= h;
+			}
+			c->mem += sent;
+			c->mem_left -= sent;
+			c->sent_body += sent;
+		}
+		/* Only progress re-arms the timer: a client that never reads
+		 * must not keep its connection by sending. */
+		if (c->woff < c->wlen || c->mem_left)
+			set_timer(c, CT_BODY);
 	}
-	if (c->mp && sf_multipart_next(c))
-		goto again;
+	return STEP_GO;
+}
+
+static enum step do_write(struct conn *c)
+{
+	for (;;) {
+		if (write_buffered(c) == STEP_STOP)
+			return STEP_STOP;
+		while (c->file_left) {
+			size_t want = c->file_left < (1u << 30) ? (size_t)c->file_left : (1u << 30);
+			size_t sent;
+			enum out r = out_sendfile(c, want, &sent);
+			if (r == OUT_AGAIN)
+				return STEP_STOP;
+			if (r == OUT_CLOSED) {
+				conn_close(c);
+				return STEP_STOP;
+			}
+			c->file_off += sent;
+			c->file_left -= sent;
+			c->sent_body += sent;
+			if (c->file_left)
+				set_timer(c, CT_BODY);
+		}
+		if (!c->parts || c->part > c->parts->n)
+			break;
+		next_part(c);
+	}
+	if (c->interim) {
+		c->interim = false;
+		c->wlen = c->woff = 0;
+		c->state = CS_READ_BODY;
+		set_timer(c, CT_BODY);
+		return STEP_GO;
+	}
 	finish_response(c);
 	return STEP_GO;
 }
@@ -798,12 +980,15 @@ static enum step do_linger(struct conn *c)
 {
 	char sink[4096];
 	for (;;) {
-		ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+		ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
-		return wait_or_close(c, n);
+		if (n < 0 && errno == EAGAIN)
+			return STEP_STOP;
+		conn_close(c);
+		return STEP_STOP;
 	}
 }
 
@@ -833,26 +1018,41 @@ static void conn_run(struct conn *c)
 	}
 }
 
-void conn_event(struct conn *c, uint32_t events)
+/* ---- events, timers, the set ---- */
+
+static void enqueue(struct conn *c)
 {
+	if (c->queued)
+		return;
+	c->queued = true;
+	c->run_next = c->set->runq;
+	c->set->runq = c;
+}
+
+/* Readiness: read what is there now, and run the connection after every
+ * connection of this turn has read, so that one look at the file-change
+ * queue serves them all (see make_fresh). */
+static void conn_io(struct ev_io *io, uint32_t events)
+{
+	struct conn *c = ev_container_of(io, struct conn, io);
+	if (c->closed)
+		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->rdrained = false;
-	conn_run(c);
+	if (c->state == CS_READ_HEAD && !c->rdrained && c->rlen < CONN_RBUF && ensure_buf(c))
+		read_some(c);
+	enqueue(c);
 }
 
-void conn_resume(struct conn *c)
+static void conn_timeout(struct ev_timer *t, int id)
 {
-	conn_run(c);
-}
-
-void conn_timeout(struct conn *c, int id)
-{
+	struct conn *c = ev_container_of(t, struct conn, timer);
 	char ip[INET6_ADDRSTRLEN];
 	switch (id) {
-	case TL_HEADER:
-	case TL_SILENT:
+	case CT_HEADER:
+	case CT_SILENT:
 		if (c->state == CS_READ_HEAD && ensure_buf(c)) {
-			log_warn("header timeout from %s: 408", conn_peer_str(c, ip, sizeof(ip)));
+			log_warn("header timeout from %s: 408", peer_text(c, ip, sizeof(ip)));
 			c->line_n = c->ref_n = c->ua_n = 0;
 			c->keep_alive = false;
 			c->rpos = c->rlen; /* the partial head is dropped */
@@ -861,12 +1061,157 @@ void conn_timeout(struct conn *c, int id)
 			return;
 		}
 		break;
-	case TL_BODY:
-		log_warn("client %s stalled in %s: closing",
-			 conn_peer_str(c, ip, sizeof(ip)), conn_state_names[c->state]);
+	case CT_BODY:
+		log_warn("client %s stalled in %s: closing", peer_text(c, ip, sizeof(ip)),
+			 conn_state_names[c->state]);
 		break;
 	default:
 		break;
 	}
 	conn_close(c);
+}
+
+static void inotify_ready(struct ev_io *io, uint32_t events)
+{
+	(void)events;
+	struct conn_set *s = ev_container_of(io, struct conn_set, inotify);
+	s->fresh_seq = s->rx_seq;
+	fcache_changes(&s->fcache);
+}
+
+bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen)
+{
+	long n = atomic_fetch_add_explicit(&open_conns, 1, memory_order_relaxed);
+	bool reject = n >= cfg->max_conns;
+	struct conn *c = NULL;
+	/* Shed load: far over the limit, not even a 503. */
+	if (!reject || n < cfg->max_conns + 64 + cfg->max_conns / 8)
+		c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
+		return false;
+	}
+	c->io.fd = fd;
+	c->io.cb = conn_io;
+	c->timer.list = -1;
+	c->set = s;
+	c->file_fd = -1;
+	memcpy(&c->peer, addr, addrlen < sizeof(c->peer) ? addrlen : sizeof(c->peer));
+	s->nconns++;
+	c->state = CS_READ_HEAD;
+	if (reject) {
+		conn_error(c, 503, "too many open connections", "Retry-After: 1\r\n");
+	} else {
+		set_timer(c, CT_HEADER);
+		/* A connection reaches accept() with its first bytes (see
+		 * TCP_DEFER_ACCEPT): read them now, answer after this turn. */
+		if (ensure_buf(c))
+			read_some(c);
+	}
+	c->rdrained = false;
+	enqueue(c);
+	return true;
+}
+
+/* The first run of a new connection: registered only after it, so a
+ * request that arrived with the connection and ends it (Connection:
+ * close) never costs an epoll_ctl. Registering after EAGAIN loses
+ * nothing: EPOLL_CTL_ADD reports the readiness the socket has then. */
+static void first_run(struct conn *c)
+{
+	conn_run(c);
+	if (c->closed)
+		return;
+	if (c->timer.list == CT_HEADER && c->state == CS_READ_HEAD && c->rlen == 0) {
+		/* Nothing came with the connection: the kernel held it for
+		 * DEFER_ACCEPT_S seconds of silence, which count. */
+		set_timer(c, CT_SILENT);
+	}
+	int rc = ev_add(c->set->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	c->registered = rc == 0;
+	if (rc < 0) {
+		log_error("epoll_ctl: %s", strerror(-rc));
+		conn_close(c);
+	}
+}
+
+void conn_set_turn(struct conn_set *s)
+{
+	while (s->runq) {
+		struct conn *c = s->runq;
+		s->runq = c->run_next;
+		c->run_next = NULL;
+		c->queued = false;
+		if (c->closed)
+			continue;
+		if (!c->registered)
+			first_run(c);
+		else
+			conn_run(c);
+	}
+	ev_expire(s->loop);
+	while (s->graveyard) {
+		struct conn *c = s->graveyard;
+		s->graveyard = c->grave_next;
+		conn_free(c);
+	}
+}
+
+static void close_idle_list(struct conn_set *s, int id)
+{
+	struct ev_timer *t = ev_timer_first(s->loop, id);
+	while (t) {
+		struct ev_timer *next = t->next;
+		struct conn *c = ev_container_of(t, struct conn, timer);
+		if (c->state == CS_READ_HEAD && c->rlen == 0)
+			conn_close(c);
+		t = next;
+	}
+}
+
+void conn_set_stop(struct conn_set *s)
+{
+	s->stopping = true;
+	/* Idle connections go now; busy ones close after their response. */
+	close_idle_list(s, CT_IDLE);
+	close_idle_list(s, CT_HEADER);
+	close_idle_list(s, CT_SILENT);
+}
+
+void conn_set_close_all(struct conn_set *s)
+{
+	for (int i = 0; i < CT_COUNT; i++) {
+		struct ev_timer *t;
+		while ((t = ev_timer_first(s->loop, i)) != NULL)
+			conn_close(ev_container_of(t, struct conn, timer));
+	}
+}
+
+int conn_set_init(struct conn_set *s, struct ev_loop *l)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = l;
+	ev_timer_list(l, CT_HEADER, (int64_t)cfg->header_timeout * 1000, conn_timeout);
+	ev_timer_list(l, CT_SILENT, (int64_t)(cfg->header_timeout - DEFER_ACCEPT_S) * 1000,
+		      conn_timeout);
+	ev_timer_list(l, CT_IDLE, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
+	ev_timer_list(l, CT_BODY, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
+	ev_timer_list(l, CT_LINGER, 2000, conn_timeout);
+	alog_buf_init(&s->alog);
+	int rc = fcache_init(&s->fcache);
+	if (rc < 0)
+		return rc;
+	s->inotify.fd = s->fcache.ifd;
+	s->inotify.cb = inotify_ready;
+	rc = ev_add(l, &s->inotify, EPOLLIN);
+	if (rc < 0)
+		fcache_destroy(&s->fcache);
+	return rc;
+}
+
+void conn_set_destroy(struct conn_set *s)
+{
+	alog_buf_free(&s->alog);
+	fcache_destroy(&s->fcache);
 }

@@ -1,4 +1,6 @@
-/* One client connection: read, parse, dispatch, write, keep-alive. */
+/* One client connection: read, parse, dispatch to a handler, write the
+ * response it describes, keep-alive. The only place bytes reach a client
+ * socket. */
 #ifndef MTHTTPD_CONN_H
 #define MTHTTPD_CONN_H
 
@@ -6,13 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ev.h"
+#include "fcache.h"
 #include "http_parse.h"
-#include "http_resp.h"
+#include "log.h"
+#include "response.h"
 
-struct worker;
 struct upload;
-struct multipart;
-struct fentry;
 
 /* Read buffer (request heads and body bytes) and write buffer (response
  * heads and small bodies) share one allocation, held only while busy. */
@@ -23,7 +25,7 @@ struct fentry;
 #define CONN_STATES(X) \
 	X(READ_HEAD)   /* waiting for / reading a request head */ \
 	X(READ_BODY)   /* reading a body: an upload's, or one to discard */ \
-	X(WAIT_IO)     /* an upload is being flushed off the loop */ \
+	X(WAIT_IO)     /* a blocking job of the handler is running */ \
 	X(WRITE)       /* sending the response head and body */ \
 	X(LINGER)      /* response sent, draining input before close */
 
@@ -35,26 +37,37 @@ enum conn_state {
 
 extern const char *const conn_state_names[];
 
+/* Timer lists of a worker's loop. Each has one fixed timeout. CT_SILENT is
+ * the head timeout of a connection handed over without a byte:
+ * TCP_DEFER_ACCEPT held it for a second already, so that second is taken
+ * off. */
+enum conn_timer { CT_HEADER, CT_SILENT, CT_IDLE, CT_BODY, CT_LINGER, CT_COUNT };
+
+#define DEFER_ACCEPT_S 1 /* the listener's TCP_DEFER_ACCEPT, seconds */
+
 enum body_mode { BODY_NONE, BODY_DISCARD, BODY_UPLOAD };
 
 struct conn {
-	int fd;
+	struct ev_io io;
+	struct ev_timer timer;
+	struct ev_job *job;      /* the handler's job while in CS_WAIT_IO */
+	struct conn_set *set;
 	uint8_t state;           /* enum conn_state */
-	int8_t tl;               /* enum tlist_id the conn is on */
 	uint8_t body_mode;       /* enum body_mode */
 	bool keep_alive;         /* after this response */
 	bool head_only;          /* HEAD: no body bytes */
 	bool closed;             /* in the graveyard */
-	bool io_pending;         /* a blocking job holds this conn */
+	bool queued;             /* on the set's run queue */
 	bool linger;             /* drain input before closing */
-	bool reject;             /* accepted over --max-conns */
 	bool idle;               /* between requests, nothing received */
 	bool body_chunked;
 	bool expect_100;         /* the client waits for 100 Continue */
-	struct worker *w;
-	struct conn *tprev, *tnext;
-	int64_t deadline_ms;
-	struct conn *next_done;  /* graveyard / completion queue link */
+	bool interim;            /* the write buffer holds a 1xx, not a response */
+	bool rdrained;           /* the last recv emptied the socket */
+	bool registered;         /* with the loop's epoll */
+	struct conn *run_next;   /* the set's run queue */
+	struct conn *grave_next; /* the set's graveyard */
+	uint64_t rx_seq;         /* the set's rx_seq at this conn's last recv */
 
 	char *buf;               /* NULL while idle */
 	uint32_t rlen;           /* bytes in the read buffer */
@@ -62,12 +75,16 @@ struct conn {
 	uint32_t head_len;       /* the current request's head */
 	uint32_t scanned;        /* bytes the parser found incomplete so far */
 	uint32_t wlen, woff;     /* write buffer fill and position */
-	bool rdrained;           /* the last recv emptied the socket */
-	int file_fd;             /* -1 when no file body; owned by fe */
-	uint64_t file_off, file_left;
-	const char *mem;         /* a body in memory (owned by fe) */
+
+	/* The body being sent, from the handler's response. */
+	const char *mem;
 	size_t mem_left;
-	struct fentry *fe;       /* the file entry the body comes from */
+	int file_fd;             /* -1 when no file body */
+	uint64_t file_off, file_left;
+	struct byteranges *parts;
+	int part;                /* the next part head to queue */
+	struct fentry *ref;      /* the cache entry the body lives in */
+
 	uint64_t body_left;      /* Content-Length bytes still to read */
 	struct hp_chunked chunk;
 
@@ -77,7 +94,6 @@ struct conn {
 	uint16_t line_off, line_n, ref_off, ref_n, ua_off, ua_n; /* into buf */
 
 	struct upload *up;
-	struct multipart *mp;    /* multipart/byteranges in progress, or NULL */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
@@ -85,44 +101,44 @@ struct conn {
 	} peer;
 };
 
-/* Takes ownership of a connected non-blocking socket. Returns the conn, or
- * NULL (the socket is then closed). */
-struct conn *conn_new(struct worker *w, int fd, const void *addr, unsigned addrlen, bool reject);
+/* The connections of one worker and what they share: the loop, the
+ * open-file cache, the access-log buffer. Owned by one thread. */
+struct conn_set {
+	struct ev_loop *loop;
+	struct fcache fcache;
+	struct ev_io inotify;
+	struct alog_buf alog;
+	bool stopping;
+	long nconns;
+	struct conn *runq;       /* connections with new input this turn */
+	struct conn *graveyard;  /* closed, freed after the current turn */
+	/* Freshness: rx_seq counts recv calls that brought bytes, fresh_seq
+	 * is rx_seq as it was when inotify was last read. A request whose
+	 * bytes came in a later recv may have been sent after a change not
+	 * read yet, so inotify is read before it is answered. */
+	uint64_t rx_seq, fresh_seq;
+};
 
-/* Runs the state machine after readiness events. */
-void conn_event(struct conn *c, uint32_t events);
+/* Sets up s on loop l (timer lists, open-file cache, access-log buffer).
+ * Returns 0 or -errno; without inotify the cache just stays empty. */
+int conn_set_init(struct conn_set *s, struct ev_loop *l);
+void conn_set_destroy(struct conn_set *s);
 
-/* A timer of c fired (on list id). */
-void conn_timeout(struct conn *c, int id);
+/* Runs the connections queued this turn, then frees the closed ones. */
+void conn_set_turn(struct conn_set *s);
 
-/* Closes the socket; the struct is freed after the current event batch (or
- * when a blocking job that holds it finishes). */
-void conn_close(struct conn *c);
-void conn_free(struct conn *c);
+/* Shutdown: from now on responses say Connection: close, and idle
+ * connections are closed. */
+void conn_set_stop(struct conn_set *s);
 
-/* Worker shutdown: closes c if it is idle between requests. */
-void conn_stop_idle(struct conn *c);
+/* Closes every connection (the shutdown deadline passed). */
+void conn_set_close_all(struct conn_set *s);
 
-/* Response building for handlers. conn_head starts a response with status,
- * returning the buffer to append header fields to; conn_commit ends the
- * head (Connection, Keep-Alive), appends body[0..n) unless HEAD, and starts
- * writing. conn_entry hands c a reference to the file entry that owns the
- * body's descriptor or bytes; conn_file and conn_mem then name the body. */
-struct obuf *conn_head(struct conn *c, struct obuf *o, int status);
-void conn_commit(struct conn *c, struct obuf *o, const char *body, size_t n);
-void conn_entry(struct conn *c, struct fentry *e);
-void conn_file(struct conn *c, int fd, uint64_t off, uint64_t len);
-void conn_mem(struct conn *c, const char *p, size_t n);
+/* Takes ownership of an accepted non-blocking socket, counted against
+ * --max-conns (503 past it). Returns false when it was closed at once. */
+bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen);
 
-/* A complete error response: text/plain body "<code> <reason>: detail".
- * extra is NULL or more header lines ending in CRLF. Closes afterwards when
- * the status leaves framing unknown. */
-void conn_error(struct conn *c, int status, const char *detail, const char *extra);
-
-/* The upload path resumes the state machine after its own steps. */
-void conn_resume(struct conn *c);
-
-/* The peer's address as text (for the server log). */
-const char *conn_peer_str(const struct conn *c, char *buf, size_t cap);
+/* Client connections open in the whole process. */
+long conn_open_count(void);
 
 #endif

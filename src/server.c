@@ -1,50 +1,49 @@
-/* The listening socket, the worker threads with their epoll loops and
- * timers, and the accept path. */
+/* The listening socket, the worker threads with their event loops, and
+ * the accept path. */
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "conn.h"
+#include "ev.h"
+#include "iopool.h"
+#include "log.h"
 #include "upload.h"
 
-#define MAX_EVENTS 256
 #define ACCEPT_BATCH 16
-#define FREE_BUFS_MAX 32
 #define EMFILE_PAUSE_MS 100
+#define POOL_BASE 16    /* I/O threads whatever --threads says */
+#define STOP_GRACE_MS 10000
 
-/* Tags that tell the listener and the wake-up eventfd from connections in
- * epoll_event.data.ptr. */
-static char listen_tag, wake_tag, inotify_tag;
+struct worker {
+	int id;
+	pthread_t tid;
+	struct ev_loop loop;
+	struct conn_set set;
+	struct ev_io listen;
+	bool listening;         /* the listen socket is in this loop */
+	int64_t accept_resume_ms;  /* accepting paused until (after EMFILE) */
+	int64_t stop_deadline_ms;
+	int64_t alog_flushed_ms;
+};
 
 static int listen_fd = -1;
 static struct worker *workers;
-static atomic_long open_conns;
+static int n_workers;
 static atomic_bool stop_requested;
 static atomic_long last_emfile_log; /* seconds; rate-limits that warning */
-
-void server_conn_released(void)
-{
-	atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int server_listen(void)
 {
@@ -95,86 +94,22 @@ int server_listen(void)
 	return 0;
 }
 
-/* ---- timers ---- */
-
-void worker_timer(struct worker *w, struct conn *c, enum tlist_id id)
+int server_loops(void)
 {
-	if (c->tl != TL_NONE) {
-		struct tlist *l = &w->timers[c->tl];
-		if (c->tprev)
-			c->tprev->tnext = c->tnext;
-		else
-			l->head = c->tnext;
-		if (c->tnext)
-			c->tnext->tprev = c->tprev;
-		else
-			l->tail = c->tprev;
-		c->tprev = c->tnext = NULL;
-		c->tl = TL_NONE;
-	}
-	if (id == TL_NONE)
-		return;
-	struct tlist *l = &w->timers[id];
-	c->deadline_ms = w->now_ms + l->timeout_ms;
-	c->tl = (int8_t)id;
-	c->tprev = l->tail;
-	if (l->tail)
-		l->tail->tnext = c;
-	else
-		l->head = c;
-	l->tail = c;
+	cpu_set_t set;
+	int cpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = CPU_COUNT(&set);
+	if (cpus <= 0)
+		cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus <= 0)
+		cpus = 1;
+	return cfg->threads < cpus ? cfg->threads : cpus;
 }
 
-static int next_timeout(struct worker *w)
+int server_pool_threads(void)
 {
-	int64_t next = w->alog_flushed_ms + 1000;
-	for (int i = 0; i < TL_COUNT; i++)
-		if (w->timers[i].head && w->timers[i].head->deadline_ms < next)
-			next = w->timers[i].head->deadline_ms;
-	if (!w->listening && w->accept_resume_ms && w->accept_resume_ms < next)
-		next = w->accept_resume_ms;
-	if (w->stopping && w->stop_deadline_ms < next)
-		next = w->stop_deadline_ms;
-	int64_t d = next - w->now_ms;
-	/* COARSE clocks tick in milliseconds or more: round up so a timer is
-	 * never polled early in a busy loop. */
-	return d <= 0 ? 0 : (int)(d + 1);
-}
-
-static void expire_timers(struct worker *w)
-{
-	for (int i = 0; i < TL_COUNT; i++) {
-		struct tlist *l = &w->timers[i];
-		while (l->head && l->head->deadline_ms <= w->now_ms) {
-			struct conn *c = l->head;
-			worker_timer(w, c, TL_NONE);
-			conn_timeout(c, i);
-		}
-	}
-}
-
-/* ---- buffers ---- */
-
-char *worker_buf_get(struct worker *w)
-{
-	if (w->free_bufs) {
-		char *b = w->free_bufs;
-		w->free_bufs = *(void **)b;
-		w->n_free_bufs--;
-		return b;
-	}
-	return malloc(CONN_BUF);
-}
-
-void worker_buf_put(struct worker *w, char *buf)
-{
-	if (w->n_free_bufs >= FREE_BUFS_MAX) {
-		free(buf);
-		return;
-	}
-	*(void **)buf = w->free_bufs;
-	w->free_bufs = buf;
-	w->n_free_bufs++;
+	return POOL_BASE + cfg->threads - server_loops();
 }
 
 /* ---- accepting ---- */
@@ -184,127 +119,104 @@ static void listen_on(struct worker *w, bool on)
 	if (on == w->listening)
 		return;
 	if (on) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_tag };
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
-			w->listening = true;
+		w->listening = ev_add(&w->loop, &w->listen, EPOLLIN | EPOLLEXCLUSIVE) == 0;
 	} else {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, listen_fd, NULL);
+		ev_del(&w->loop, &w->listen);
 		w->listening = false;
 	}
 }
 
-static void accept_some(struct worker *w)
+/* Out of descriptors: stop accepting for a moment instead of spinning on a
+ * level-triggered listener; closing connections frees descriptors again. */
+static void pause_accepting(struct worker *w, int err)
 {
+	long now = (long)w->loop.now;
+	long last = atomic_load(&last_emfile_log);
+	if (now != last && atomic_compare_exchange_strong(&last_emfile_log, &last, now))
+		log_warn("accept: %s; pausing accepts for %d ms", strerror(err), EMFILE_PAUSE_MS);
+	listen_on(w, false);
+	w->accept_resume_ms = w->loop.now_ms + EMFILE_PAUSE_MS;
+}
+
+static void accept_some(struct ev_io *io, uint32_t events)
+{
+	(void)events;
+	struct worker *w = ev_container_of(io, struct worker, listen);
+	if (w->set.stopping || atomic_load(&stop_requested))
+		return;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* Out of descriptors: stop accepting for a moment
-				 * instead of spinning on a level-triggered listener;
-				 * closing connections frees descriptors again. */
-				long now = (long)w->now;
-				long last = atomic_load(&last_emfile_log);
-				if (now != last && atomic_compare_exchange_strong(&last_emfile_log, &last, now))
-					log_warn("accept: %s; pausing accepts for %d ms",
-						 strerror(errno), EMFILE_PAUSE_MS);
-				listen_on(w, false);
-				w->accept_resume_ms = w->now_ms + EMFILE_PAUSE_MS;
-				return;
-			}
-			log_error("accept: %s", strerror(errno));
-			return;
-		}
-		long n = atomic_fetch_add_explicit(&open_conns, 1, memory_order_relaxed);
-		bool reject = n >= cfg->max_conns;
-		if (reject && n >= cfg->max_conns + 64 + cfg->max_conns / 8) {
-			/* Shed load: far over the limit, not even a 503. */
-			close(fd);
-			server_conn_released();
+		if (fd >= 0) {
+			conn_accept(&w->set, fd, &ss, len);
 			continue;
 		}
-		if (conn_new(w, fd, &ss, len, reject) == NULL)
-			server_conn_released();
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN)
+			return;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			pause_accepting(w, errno);
+			return;
+		}
+		log_error("accept: %s", strerror(errno));
+		return;
 	}
 }
 
 /* ---- the loop ---- */
 
-static void drain_wake(struct worker *w)
-{
-	uint64_t v;
-	ssize_t r = read(w->wakefd, &v, sizeof(v));
-	(void)r;
-	pthread_mutex_lock(&w->done_lock);
-	struct conn *list = w->done_head;
-	w->done_head = NULL;
-	pthread_mutex_unlock(&w->done_lock);
-	while (list) {
-		struct conn *c = list;
-		list = c->next_done;
-		c->next_done = NULL;
-		upload_completed(c);
-	}
-}
-
-void worker_complete(struct worker *w, struct conn *c)
-{
-	pthread_mutex_lock(&w->done_lock);
-	bool was_empty = w->done_head == NULL;
-	c->next_done = w->done_head;
-	w->done_head = c;
-	pthread_mutex_unlock(&w->done_lock);
-	/* A non-empty list means a wake-up is pending already: the worker
-	 * reads the eventfd before it takes the list. */
-	if (was_empty) {
-		uint64_t one = 1;
-		ssize_t r = write(w->wakefd, &one, sizeof(one));
-		(void)r;
-	}
-}
-
 static void begin_stop(struct worker *w)
 {
-	w->stopping = true;
-	w->stop_deadline_ms = w->now_ms + 10000;
+	w->stop_deadline_ms = w->loop.now_ms + STOP_GRACE_MS;
 	listen_on(w, false);
 	w->accept_resume_ms = 0;
-	/* Idle connections go now; busy ones close after their response. */
-	struct conn *c = w->timers[TL_IDLE].head;
-	while (c) {
-		struct conn *next = c->tnext;
-		conn_stop_idle(c);
-		c = next;
+	conn_set_stop(&w->set);
+}
+
+/* The longest the loop may sleep: until the access log's next flush, the
+ * end of an accept pause, or the shutdown deadline. */
+static int64_t max_wait(const struct worker *w)
+{
+	int64_t next = w->alog_flushed_ms + 1000;
+	if (!w->listening && w->accept_resume_ms && w->accept_resume_ms < next)
+		next = w->accept_resume_ms;
+	if (w->set.stopping && w->stop_deadline_ms < next)
+		next = w->stop_deadline_ms;
+	return next > w->loop.now_ms ? next - w->loop.now_ms : 0;
+}
+
+/* After a turn: resume accepting, flush the access log. */
+static void housekeeping(struct worker *w)
+{
+	int64_t now = w->loop.now_ms;
+	if (!w->listening && !w->set.stopping && w->accept_resume_ms && now >= w->accept_resume_ms) {
+		w->accept_resume_ms = 0;
+		listen_on(w, true);
 	}
-	for (int id = TL_HEADER; id <= TL_SILENT; id++) {
-		c = w->timers[id].head;
-		while (c) {
-			struct conn *next = c->tnext;
-			conn_stop_idle(c);
-			c = next;
-		}
+	if (now - w->alog_flushed_ms >= 1000) {
+		if (w->set.alog.n)
+			alog_flush(&w->set.alog);
+		w->alog_flushed_ms = now;
 	}
 }
 
-static void free_graveyard(struct worker *w)
+/* Returns true when the worker is done stopping. */
+static bool stop_step(struct worker *w)
 {
-	while (w->graveyard) {
-		struct conn *c = w->graveyard;
-		w->graveyard = c->next_done;
-		conn_free(c);
-	}
-}
-
-static void close_all(struct worker *w)
-{
-	for (int i = 0; i < TL_COUNT; i++)
-		while (w->timers[i].head)
-			conn_close(w->timers[i].head);
+	if (!w->set.stopping || (w->set.nconns && w->loop.now_ms < w->stop_deadline_ms))
+		return false;
+	if (w->set.nconns)
+		log_warn("shutdown: closing %ld unfinished connection(s)", w->set.nconns);
+	conn_set_close_all(&w->set);
+	conn_set_turn(&w->set);
+	if (w->set.nconns == 0)
+		return true;
+	/* Only connections held by blocking jobs are left: wait for their
+	 * completions. */
+	w->stop_deadline_ms = w->loop.now_ms + 1000;
+	return false;
 }
 
 static void *worker_main(void *arg)
@@ -314,12 +226,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "worker-%d", w->id);
 	log_set_thread(name);
 	pthread_setname_np(pthread_self(), name);
-	alog_buf_init(&w->alog);
-	if (fcache_init(&w->fcache) == 0) {
-		struct epoll_event iev = { .events = EPOLLIN, .data.ptr = &inotify_tag };
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->fcache.ifd, &iev) < 0)
-			fcache_destroy(&w->fcache);
-	} else {
+	if (conn_set_init(&w->set, &w->loop) < 0) {
 		/* Once, not once per worker: with many threads the per-user
 		 * inotify limit runs out for all of them at once. */
 		static atomic_bool warned;
@@ -327,103 +234,49 @@ static void *worker_main(void *arg)
 			log_warn("inotify unavailable for some workers (%s): their files are "
 				 "opened on every request", strerror(errno));
 	}
-
-	struct epoll_event evs[MAX_EVENTS];
-	w->now_ms = mono_ms();
-	w->now = time(NULL);
-	w->alog_flushed_ms = w->now_ms;
+	ev_update_time(&w->loop);
+	w->alog_flushed_ms = w->loop.now_ms;
 	listen_on(w, true);
 
 	for (;;) {
-		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, next_timeout(w));
-		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
+		int n = ev_run_once(&w->loop, max_wait(w));
+		if (n < 0) {
+			log_error("epoll_wait: %s", strerror(-n));
 			break;
 		}
-		w->now_ms = mono_ms();
-		w->now = time(NULL);
-		/* File changes first: a request in this batch may have been
-		 * sent after the change, and must not see the old file. */
-		for (int i = 0; i < n; i++)
-			if (evs[i].data.ptr == &inotify_tag)
-				fcache_changes(&w->fcache);
-		for (int i = 0; i < n; i++) {
-			void *p = evs[i].data.ptr;
-			if (p == &inotify_tag) {
-				continue;
-			} else if (p == &listen_tag) {
-				if (!w->stopping && !atomic_load(&stop_requested))
-					accept_some(w);
-			} else if (p == &wake_tag) {
-				drain_wake(w);
-			} else {
-				struct conn *c = p;
-				if (!c->closed)
-					conn_event(c, evs[i].events);
-			}
-		}
-		if (!w->stopping && atomic_load(&stop_requested))
+		if (!w->set.stopping && atomic_load(&stop_requested))
 			begin_stop(w);
-		expire_timers(w);
-		free_graveyard(w);
-		if (!w->listening && !w->stopping && w->accept_resume_ms &&
-		    w->now_ms >= w->accept_resume_ms) {
-			w->accept_resume_ms = 0;
-			listen_on(w, true);
-		}
-		if (w->now_ms - w->alog_flushed_ms >= 1000) {
-			if (w->alog.n)
-				alog_flush(&w->alog);
-			w->alog_flushed_ms = w->now_ms;
-		}
-		if (w->stopping && (w->nconns == 0 || w->now_ms >= w->stop_deadline_ms)) {
-			if (w->nconns)
-				log_warn("shutdown: closing %ld unfinished connection(s)", w->nconns);
-			close_all(w);
-			free_graveyard(w);
-			if (w->nconns == 0)
-				break;
-			/* Only connections held by blocking jobs are left: wait
-			 * for their completions. */
-			w->stop_deadline_ms = w->now_ms + 1000;
-		}
+		conn_set_turn(&w->set);
+		housekeeping(w);
+		if (stop_step(w))
+			break;
 	}
-	alog_buf_free(&w->alog);
-	fcache_destroy(&w->fcache);
-	while (w->free_bufs) {
-		char *b = w->free_bufs;
-		w->free_bufs = *(void **)b;
-		free(b);
-	}
+	alog_flush(&w->set.alog);
+	conn_set_destroy(&w->set);
 	return NULL;
 }
 
 int server_start(void)
 {
-	workers = calloc((size_t)cfg->threads, sizeof(*workers));
+	n_workers = server_loops();
+	workers = calloc((size_t)n_workers, sizeof(*workers));
 	if (workers == NULL)
 		return -ENOMEM;
-	int rc = upload_pool_start();
+	upload_init();
+	int rc = iopool_start(server_pool_threads());
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < cfg->threads; i++) {
+	log_info("%d event loop(s), %d I/O thread(s)", n_workers, server_pool_threads());
+	for (int i = 0; i < n_workers; i++) {
 		struct worker *w = &workers[i];
 		w->id = i + 1;
-		w->epfd = epoll_create1(EPOLL_CLOEXEC);
-		w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (w->epfd < 0 || w->wakefd < 0)
-			return -errno;
-		pthread_mutex_init(&w->done_lock, NULL);
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &wake_tag };
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) < 0)
-			return -errno;
-		w->timers[TL_HEADER].timeout_ms = (int64_t)cfg->header_timeout * 1000;
-		w->timers[TL_SILENT].timeout_ms = (int64_t)(cfg->header_timeout - DEFER_ACCEPT_S) * 1000;
-		w->timers[TL_IDLE].timeout_ms = (int64_t)cfg->keepalive_timeout * 1000;
-		w->timers[TL_BODY].timeout_ms = (int64_t)cfg->keepalive_timeout * 1000;
-		w->timers[TL_LINGER].timeout_ms = 2000;
+		rc = ev_init(&w->loop, CONN_BUF);
+		if (rc < 0)
+			return rc;
+		w->listen.fd = listen_fd;
+		w->listen.cb = accept_some;
 	}
-	for (int i = 0; i < cfg->threads; i++) {
+	for (int i = 0; i < n_workers; i++) {
 		rc = pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
 		if (rc != 0)
 			return -rc;
@@ -444,19 +297,13 @@ void server_stop_listening(void)
 void server_stop(void)
 {
 	server_stop_listening();
-	for (int i = 0; i < cfg->threads; i++) {
-		uint64_t one = 1;
-		ssize_t r = write(workers[i].wakefd, &one, sizeof(one));
-		(void)r;
-	}
-	for (int i = 0; i < cfg->threads; i++)
+	for (int i = 0; i < n_workers; i++)
+		ev_wake(&workers[i].loop);
+	for (int i = 0; i < n_workers; i++)
 		pthread_join(workers[i].tid, NULL);
-	upload_pool_stop();
+	iopool_stop();
 	close(listen_fd);
-	for (int i = 0; i < cfg->threads; i++) {
-		close(workers[i].epfd);
-		close(workers[i].wakefd);
-		pthread_mutex_destroy(&workers[i].done_lock);
-	}
+	for (int i = 0; i < n_workers; i++)
+		ev_destroy(&workers[i].loop);
 	free(workers);
 }

@@ -13,12 +13,10 @@
 #include <unistd.h>
 
 #include "cond.h"
-#include "fcache.h"
 #include "config.h"
-#include "conn.h"
+#include "fcache.h"
 #include "mime.h"
 #include "path.h"
-#include "server.h"
 #include "range.h"
 
 #define PATH_MAX_REL 4096
@@ -135,40 +133,34 @@ static void put_uri(struct obuf *o, const char *p, size_t n, bool query)
 /* 301 to the directory with a slash. The Location is built from the
  * normalised path, never from the raw one: "//evil.example" must not
  * become a network-path reference to another host. */
-static int redirect_dir(struct conn *c, const struct http_request *req, const char *rel,
-			size_t n, const char **detail)
+static enum hstep redirect_dir(const struct http_request *req, const char *rel, size_t n,
+			       struct response *r)
 {
 	static const char body[] = "301 Moved Permanently: the directory is at the path with a '/'\n";
-	struct obuf o;
-	conn_head(c, &o, 301);
-	ob_puts(&o, "Location: /");
-	put_uri(&o, rel, n, false);
+	struct obuf *o = &r->hdr;
+	size_t start = o->n;
+	ob_puts(o, "Location: /");
+	put_uri(o, rel, n, false);
 	if (n)
-		ob_put(&o, "/", 1);
+		ob_put(o, "/", 1);
 	if (req->query.p) {
-		ob_put(&o, "?", 1);
-		put_uri(&o, req->query.p, req->query.n, true);
+		ob_put(o, "?", 1);
+		put_uri(o, req->query.p, req->query.n, true);
 	}
-	ob_puts(&o, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-	ob_u64(&o, sizeof(body) - 1);
-	ob_put(&o, "\r\n", 2);
-	if (!o.ok || o.n > o.cap - REDIRECT_SLACK) {
-		/* The caller's error response starts a new head. */
-		*detail = "redirect target too long";
-		return 414;
+	ob_puts(o, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+	ob_u64(o, sizeof(body) - 1);
+	ob_put(o, "\r\n", 2);
+	if (!o->ok || o->n > o->cap - REDIRECT_SLACK) {
+		o->n = start;
+		o->ok = true;
+		return resp_error(r, 414, "redirect target too long");
 	}
-	conn_commit(c, &o, body, sizeof(body) - 1);
-	return 0;
+	r->status = 301;
+	r->body = RB_MEM;
+	r->mem = body;
+	r->mem_n = sizeof(body) - 1;
+	return H_RESPOND;
 }
-
-struct multipart {
-	int n, i;                  /* parts, and the next one to send */
-	bool closed;               /* the closing boundary was queued */
-	uint64_t size;
-	const char *type;
-	char boundary[32];
-	struct byte_range r[RANGE_MAX];
-};
 
 static int64_t mtime_ns(const struct stat *sb)
 {
@@ -326,193 +318,125 @@ static void make_hdr(struct fc_rep *r, const struct mime_type *mt, const char *b
 	r->hdr_n = (uint16_t)o.n;
 }
 
-static void put_content_range(struct obuf *o, uint64_t first, uint64_t last, uint64_t size)
+static enum hstep not_modified(const struct hreq *h, const struct fc_rep *rep,
+			       struct response *r)
 {
-	ob_puts(o, "Content-Range: bytes ");
-	ob_u64(o, first);
-	ob_put(o, "-", 1);
-	ob_u64(o, last);
-	ob_put(o, "/", 1);
-	ob_u64(o, size);
-	ob_put(o, "\r\n", 2);
+	r->status = 304;
+	put_validators(&r->hdr, rep, h->now);
+	return H_RESPOND;
 }
 
-/* The head of one part: CRLF, boundary, type, range, blank line. */
-static void put_part_head(struct obuf *o, const struct multipart *mp, int i)
+static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep,
+			       const struct mime_type *mt, const char *base,
+			       const struct byte_range *rg, int n, struct response *r)
 {
-	ob_puts(o, "\r\n--");
-	ob_puts(o, mp->boundary);
-	ob_puts(o, "\r\nContent-Type: ");
-	ob_puts(o, mp->type);
-	ob_put(o, "\r\n", 2);
-	put_content_range(o, mp->r[i].first, mp->r[i].last, mp->size);
-	ob_put(o, "\r\n", 2);
-}
-
-static size_t part_head_len(const struct multipart *mp, int i)
-{
-	char tmp[256];
-	struct obuf o;
-	obuf_init(&o, tmp, sizeof(tmp));
-	put_part_head(&o, mp, i);
-	return o.n;
-}
-
-bool sf_multipart_next(struct conn *c)
-{
-	struct multipart *mp = c->mp;
-	if (mp->closed || c->head_only)
-		return false;
-	struct obuf o;
-	obuf_init(&o, c->buf + CONN_RBUF, CONN_WBUF);
-	if (mp->i < mp->n) {
-		put_part_head(&o, mp, mp->i);
-		c->file_off = mp->r[mp->i].first;
-		c->file_left = mp->r[mp->i].last - mp->r[mp->i].first + 1;
-		mp->i++;
-	} else {
-		ob_puts(&o, "\r\n--");
-		ob_puts(&o, mp->boundary);
-		ob_puts(&o, "--\r\n");
-		mp->closed = true;
-	}
-	c->wlen = (uint32_t)o.n;
-	c->woff = 0;
-	c->sent_body += o.n;
-	return true;
-}
-
-void sf_multipart_free(struct conn *c)
-{
-	free(c->mp);
-	c->mp = NULL;
-}
-
-static void not_modified(struct conn *c, const struct fc_rep *r)
-{
-	struct obuf o;
-	conn_head(c, &o, 304);
-	put_validators(&o, r, c->w->now);
-	conn_commit(c, &o, NULL, 0);
-}
-
-static int serve_ranges(struct conn *c, const struct fc_rep *r, const struct mime_type *mt,
-			const char *base, const struct byte_range *rg, int n)
-{
-	uint64_t size = (uint64_t)r->sb.st_size;
-	struct obuf o;
+	uint64_t size = (uint64_t)rep->sb.st_size;
+	struct obuf *o = &r->hdr;
+	r->status = 206;
+	r->fd = rep->fd;
 	if (n == 1) {
 		uint64_t len = rg[0].last - rg[0].first + 1;
-		conn_head(c, &o, 206);
-		put_type(&o, mt, r, base);
-		put_content_range(&o, rg[0].first, rg[0].last, size);
-		ob_puts(&o, "Content-Length: ");
-		ob_u64(&o, len);
-		ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-		put_validators(&o, r, c->w->now);
-		conn_file(c, r->fd, rg[0].first, len);
-		conn_commit(c, &o, NULL, 0);
-		return 0;
+		put_type(o, mt, rep, base);
+		resp_content_range(o, rg[0].first, rg[0].last, size);
+		ob_puts(o, "Content-Length: ");
+		ob_u64(o, len);
+		ob_puts(o, "\r\nAccept-Ranges: bytes\r\n");
+		put_validators(o, rep, h->now);
+		r->body = RB_FILE;
+		r->off = rg[0].first;
+		r->len = len;
+		return H_RESPOND;
 	}
-	struct multipart *mp = calloc(1, sizeof(*mp));
-	if (mp == NULL)
-		return 503;
-	mp->n = n;
-	mp->size = size;
-	mp->type = mt->type;
-	memcpy(mp->r, rg, (size_t)n * sizeof(*rg));
+	struct byteranges *br = calloc(1, sizeof(*br));
+	if (br == NULL)
+		return resp_error(r, 503, "out of memory");
+	br->n = n;
+	br->size = size;
+	br->type = mt->type;
+	memcpy(br->r, rg, (size_t)n * sizeof(*rg));
 	char id[17];
-	snprintf(id, sizeof(id), "%016llx", (unsigned long long)((uintptr_t)mp ^ (uint64_t)r->sb.st_ino * 0x9e3779b97f4a7c15ull));
-	snprintf(mp->boundary, sizeof(mp->boundary), "mthttpd-%s", id);
-	uint64_t total = 0;
-	for (int i = 0; i < n; i++)
-		total += part_head_len(mp, i) + (rg[i].last - rg[i].first + 1);
-	total += 4 + strlen(mp->boundary) + 4; /* CRLF "--" boundary "--" CRLF */
-	conn_head(c, &o, 206);
-	ob_puts(&o, "Content-Type: multipart/byteranges; boundary=");
-	ob_puts(&o, mp->boundary);
-	ob_put(&o, "\r\n", 2);
-	if (r->variant)
-		ob_puts(&o, r->variant == 'b' ? "Content-Encoding: br\r\n" : "Content-Encoding: gzip\r\n");
+	snprintf(id, sizeof(id), "%016llx",
+		 (unsigned long long)((uintptr_t)br ^ (uint64_t)rep->sb.st_ino * 0x9e3779b97f4a7c15ull));
+	snprintf(br->boundary, sizeof(br->boundary), "mthttpd-%s", id);
+	ob_puts(o, "Content-Type: multipart/byteranges; boundary=");
+	ob_puts(o, br->boundary);
+	ob_put(o, "\r\n", 2);
+	if (rep->variant)
+		ob_puts(o, rep->variant == 'b' ? "Content-Encoding: br\r\n" : "Content-Encoding: gzip\r\n");
 	if (mt->attachment)
-		put_disposition(&o, base);
-	ob_puts(&o, "Content-Length: ");
-	ob_u64(&o, total);
-	ob_puts(&o, "\r\nAccept-Ranges: bytes\r\n");
-	put_validators(&o, r, c->w->now);
-	if (c->head_only) {
-		free(mp);
-	} else {
-		c->mp = mp;
-		c->file_fd = r->fd;
-	}
-	conn_commit(c, &o, NULL, 0);
-	return 0;
+		put_disposition(o, base);
+	ob_puts(o, "Content-Length: ");
+	ob_u64(o, resp_parts_length(br));
+	ob_puts(o, "\r\nAccept-Ranges: bytes\r\n");
+	put_validators(o, rep, h->now);
+	r->body = RB_PARTS;
+	r->parts = br;
+	return H_RESPOND;
 }
 
-/* Opens and checks rel for a cache miss. Returns 0 with *out (one
- * reference for the caller), or an error status with *detail; a directory
- * without the slash is redirected here (*out stays NULL, returns 0). */
-static int open_entry(struct conn *c, const struct http_request *req, const char *rel,
-		      size_t n, bool dir_slash, struct fentry **out, const char **detail)
+/* Opens and checks rel for a cache miss: *out is the entry (one reference
+ * for the caller), or NULL when r was filled instead (an error, or the
+ * redirect of a directory without its slash). Returns H_RESPOND. */
+static enum hstep open_entry(const struct hreq *h, const char *rel, size_t n, bool dir_slash,
+			     struct fentry **out, struct response *r)
 {
 	bool plain;
+	const char *detail = NULL;
 	*out = NULL;
 	int fd = open_file(rel, &plain);
-	if (fd < 0)
-		return open_error(fd, detail);
+	if (fd < 0) {
+		int st = open_error(fd, &detail);
+		return resp_error(r, st, detail);
+	}
 	struct stat sb;
 	if (fstat(fd, &sb) < 0) {
 		close(fd);
-		*detail = "cannot stat file";
-		return 500;
+		return resp_error(r, 500, "cannot stat file");
 	}
 	if (S_ISDIR(sb.st_mode) && !dir_slash) {
 		close(fd);
-		return redirect_dir(c, req, rel, n, detail);
+		return redirect_dir(h->req, rel, n, r);
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
-		*detail = "not a regular file";
-		return 404;
+		return resp_error(r, 404, "not a regular file");
 	}
 	const char *base = memrchr(rel, '/', n);
 	base = base ? base + 1 : rel;
 	const struct mime_type *mt = mime_lookup(base, n - (size_t)(base - rel), cfg->types);
 	if (mt == NULL) {
 		close(fd);
-		*detail = "file type not served";
-		return 415;
+		return resp_error(r, 415, "file type not served");
 	}
-	struct fentry *e = plain ? fcache_insert(&c->w->fcache, rel, n, fd, &sb, mt) : NULL;
+	struct fentry *e = plain ? fcache_insert(h->fc, rel, n, fd, &sb, mt) : NULL;
 	if (e == NULL)
 		e = fcache_temp(rel, n, fd, &sb, mt);
 	if (e == NULL) {
 		close(fd);
-		*detail = "out of memory";
-		return 503;
+		return resp_error(r, 503, "out of memory");
 	}
 	*out = e;
-	return 0;
+	return H_RESPOND;
 }
 
-int sf_serve(struct conn *c, const struct http_request *req, const struct hp_info *info,
-	     const char **detail)
+enum hstep sf_serve(const struct hreq *h, struct response *r)
 {
+	const struct http_request *req = h->req;
+	const struct hp_info *info = h->info;
 	char rel[PATH_MAX_REL + 16];
 	bool dir_slash = false;
 	int st = path_resolve(req->path.p, req->path.n, rel, PATH_MAX_REL, &dir_slash);
 	if (st) {
-		*detail = st == 400 ? "malformed path" : st == 403 ? "path leaves the document root"
-			: st == 404 ? "no such file" : "path too long";
 		/* A path too long for any file names nothing: 404, and the
 		 * connection stays (414 is for a request line over the limit). */
-		return st == 414 ? 404 : st;
+		return resp_error(r, st == 414 ? 404 : st,
+				  st == 400 ? "malformed path" : st == 403 ? "path leaves the document root"
+				  : st == 404 ? "no such file" : "path too long");
 	}
 	size_t n = strlen(rel);
 	if (!dir_slash && n == 6 && memcmp(rel, "upload", 6) == 0) {
-		*detail = "GET and HEAD are not allowed on /upload";
-		return 405;
+		ob_puts(&r->hdr, "Allow: POST, OPTIONS\r\n");
+		return resp_error(r, 405, "GET and HEAD are not allowed on /upload");
 	}
 	if (dir_slash) {
 		if (n)
@@ -520,18 +444,18 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 		memcpy(rel + n, "index.html", sizeof("index.html"));
 		n += sizeof("index.html") - 1;
 	}
-	struct fentry *e = fcache_find(&c->w->fcache, rel, n);
+	struct fentry *e = fcache_find(h->fc, rel, n);
 	if (e == NULL) {
-		st = open_entry(c, req, rel, n, dir_slash, &e, detail);
-		if (st || e == NULL)
-			return st;
+		open_entry(h, rel, n, dir_slash, &e, r);
+		if (e == NULL)
+			return H_RESPOND;
 	}
-	/* From here c holds the reference: it is dropped with the response. */
-	conn_entry(c, e);
+	/* From here r holds the reference: it is dropped with the response. */
+	r->ref = e;
 	const char *base = memrchr(e->rel, '/', e->rel_n);
 	base = base ? base + 1 : e->rel;
 	const struct mime_type *mt = e->mt;
-	struct fc_rep *r = choose_rep(e, info);
+	struct fc_rep *rep = choose_rep(e, info);
 
 	struct cond_input ci = {
 		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
@@ -540,60 +464,57 @@ int sf_serve(struct conn *c, const struct http_request *req, const struct hp_inf
 		.if_modified_since_n = info->if_modified_since.n,
 		.if_unmodified_since = info->if_unmodified_since.p,
 		.if_unmodified_since_n = info->if_unmodified_since.n,
-		.etag = r->etag, .etag_n = r->etag_n,
-		.mtime = r->sb.st_mtim.tv_sec,
+		.etag = rep->etag, .etag_n = rep->etag_n,
+		.mtime = rep->sb.st_mtim.tv_sec,
 		.get_or_head = true,
 	};
 	switch (cond_evaluate(&ci)) {
 	case COND_NOT_MODIFIED:
-		not_modified(c, r);
-		return 0;
+		return not_modified(h, rep, r);
 	case COND_FAILED:
-		*detail = "precondition failed";
-		return 412;
+		return resp_error(r, 412, "precondition failed");
 	case COND_PASS:
 		break;
 	}
 
-	uint64_t size = (uint64_t)r->sb.st_size;
+	uint64_t size = (uint64_t)rep->sb.st_size;
 	/* An empty representation has no ranges to select (RFC 9110 14.2
 	 * lets the server ignore Range then). */
 	if (info->range.p && size > 0 &&
 	    (info->if_range.p == NULL ||
-	     cond_if_range(info->if_range.p, info->if_range.n, r->etag, r->etag_n, r->sb.st_mtim.tv_sec,
-			   c->w->now))) {
+	     cond_if_range(info->if_range.p, info->if_range.n, rep->etag, rep->etag_n,
+			   rep->sb.st_mtim.tv_sec, h->now))) {
 		struct byte_range rg[RANGE_MAX];
 		int k = range_parse(info->range.p, info->range.n, size, rg, RANGE_MAX);
 		if (k == RANGE_UNSATISFIABLE) {
-			static __thread char extra[64];
-			snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\n",
-				 (unsigned long long)size);
-			conn_error(c, 416, "range not satisfiable", extra);
-			return 0;
+			ob_puts(&r->hdr, "Content-Range: bytes */");
+			ob_u64(&r->hdr, size);
+			ob_put(&r->hdr, "\r\n", 2);
+			return resp_error(r, 416, "range not satisfiable");
 		}
-		if (k > 0) {
-			st = serve_ranges(c, r, mt, base, rg, k);
-			if (st)
-				*detail = "out of memory";
-			return st;
-		}
+		if (k > 0)
+			return serve_ranges(h, rep, mt, base, rg, k, r);
 	}
 
-	struct obuf o;
-	conn_head(c, &o, 200);
+	r->status = 200;
 	/* A modification time in the future makes Last-Modified the Date,
 	 * which changes: no fixed block then. */
-	bool fixed = r->sb.st_mtim.tv_sec <= c->w->now;
-	if (fixed && r->hdr == NULL)
-		make_hdr(r, mt, base);
-	if (fixed && r->hdr)
-		ob_put(&o, r->hdr, r->hdr_n);
+	bool fixed = rep->sb.st_mtim.tv_sec <= h->now;
+	if (fixed && rep->hdr == NULL)
+		make_hdr(rep, mt, base);
+	if (fixed && rep->hdr)
+		ob_put(&r->hdr, rep->hdr, rep->hdr_n);
 	else
-		put_fields_200(&o, mt, r, base, c->w->now);
-	if (r == &e->rep[FC_IDENTITY] && e->data)
-		conn_mem(c, e->data, size);
-	else
-		conn_file(c, r->fd, 0, size);
-	conn_commit(c, &o, NULL, 0);
-	return 0;
+		put_fields_200(&r->hdr, mt, rep, base, h->now);
+	if (rep == &e->rep[FC_IDENTITY] && e->data) {
+		r->body = RB_MEM;
+		r->mem = e->data;
+		r->mem_n = size;
+	} else {
+		r->body = RB_FILE;
+		r->fd = rep->fd;
+		r->off = 0;
+		r->len = size;
+	}
+	return H_RESPOND;
 }

@@ -22,46 +22,38 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "conn.h"
+#include "iopool.h"
 #include "json_check.h"
 #include "log.h"
-#include "server.h"
 
 #define TMP_PREFIX ".upload-"
 #define TMP_SUFFIX ".tmp"
 #define ID_LEN 8
-#define POOL_THREADS 16
-#define POOL_STACK (128 * 1024)
 
 /* Body bytes are gathered here and written by the pool, so the worker never
  * calls into the filesystem: a flush starts once UPLOAD_FLUSH bytes are
- * held, and since a slice of body is at most CONN_RBUF bytes, appending
- * always fits. */
+ * held, and since one call brings at most UPLOAD_SLICE_MAX bytes,
+ * appending always fits. */
 #define UPLOAD_FLUSH (48 * 1024)
-#define UPLOAD_BUF (UPLOAD_FLUSH + CONN_RBUF)
+#define UPLOAD_BUF (UPLOAD_FLUSH + UPLOAD_SLICE_MAX)
 
 enum job { JOB_WRITE, JOB_COMMIT };
 
 struct upload {
+	struct ev_job job;           /* run by the pool; done is the caller's */
 	int fd;                      /* the temporary file, -1 until created */
 	int err;                     /* errno of the last job, 0 on success */
-	uint8_t job;                 /* enum job on the pool */
+	uint8_t kind;                /* enum job */
+	bool finished;               /* committed or discarded: nothing to undo */
 	uint64_t bytes;
 	char tmp[32];                /* ".upload-<id>.tmp" */
 	char name[64];               /* the final name */
+	char peer[64];               /* the client, for the log */
+	char reply[256];             /* the 201 body */
 	struct json_check jc;
 	size_t buf_n;
 	char buf[UPLOAD_BUF];
 };
-
-/* ---- the blocking-I/O pool ---- */
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static struct conn *queue_head, *queue_tail;
-static bool pool_stopping;
-static pthread_t pool_tids[POOL_THREADS];
-static int pool_n;
 
 /* Random bytes come from the kernel in batches: one getrandom() per 256
  * bytes instead of one per name. */
@@ -204,92 +196,33 @@ static int commit(struct upload *u)
 /* Removes whatever an upload has on disk (pool thread or worker). */
 static void discard_files(struct upload *u)
 {
+	if (u->finished)
+		return;
 	if (u->fd >= 0) {
 		close(u->fd);
 		u->fd = -1;
 		unlinkat(cfg->uploads_fd, u->tmp, 0);
-	} else if (u->job == JOB_COMMIT) {
+	} else if (u->kind == JOB_COMMIT) {
 		unlinkat(cfg->uploads_fd, u->tmp, 0);
 	}
+	u->finished = true;
 }
 
-static void *pool_main(void *arg)
+/* The pool's side of a job. */
+static void run_job(struct ev_job *job)
 {
-	(void)arg;
-	log_set_thread("io");
-	/* The event loops come first when the CPU is short: a flush may wait,
-	 * a GET should not. */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	pthread_mutex_lock(&pool_lock);
-	for (;;) {
-		while (queue_head == NULL && !pool_stopping)
-			pthread_cond_wait(&pool_cond, &pool_lock);
-		if (queue_head == NULL)
-			break;
-		struct conn *c = queue_head;
-		queue_head = c->next_done;
-		if (queue_head == NULL)
-			queue_tail = NULL;
-		c->next_done = NULL;
-		pthread_mutex_unlock(&pool_lock);
-
-		struct upload *u = c->up;
-		u->err = u->job == JOB_COMMIT ? commit(u) : write_out(u);
-		if (u->err)
-			discard_files(u);
-		worker_complete(c->w, c);
-
-		pthread_mutex_lock(&pool_lock);
-	}
-	pthread_mutex_unlock(&pool_lock);
-	return NULL;
+	struct upload *u = ev_container_of(job, struct upload, job);
+	u->err = u->kind == JOB_COMMIT ? commit(u) : write_out(u);
+	if (u->err)
+		discard_files(u);
+	else if (u->kind == JOB_COMMIT)
+		u->finished = true;
 }
 
-int upload_pool_start(void)
+void upload_init(void)
 {
 	saved_umask = umask(022);
 	umask(saved_umask);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, POOL_STACK);
-	for (pool_n = 0; pool_n < POOL_THREADS; pool_n++) {
-		int rc = pthread_create(&pool_tids[pool_n], &attr, pool_main, NULL);
-		if (rc != 0) {
-			pthread_attr_destroy(&attr);
-			return -rc;
-		}
-	}
-	pthread_attr_destroy(&attr);
-	return 0;
-}
-
-void upload_pool_stop(void)
-{
-	pthread_mutex_lock(&pool_lock);
-	pool_stopping = true;
-	pthread_cond_broadcast(&pool_cond);
-	pthread_mutex_unlock(&pool_lock);
-	for (int i = 0; i < pool_n; i++)
-		pthread_join(pool_tids[i], NULL);
-}
-
-static void pool_submit(struct conn *c, enum job job)
-{
-	c->up->job = (uint8_t)job;
-	c->io_pending = true;
-	c->state = CS_WAIT_IO;
-	worker_timer(c->w, c, TL_NONE);
-	c->next_done = NULL; /* the link serves the queue now, the worker's list later */
-	pthread_mutex_lock(&pool_lock);
-	if (queue_tail)
-		queue_tail->next_done = c;
-	else
-		queue_head = c;
-	queue_tail = c;
-	pthread_mutex_unlock(&pool_lock);
-	/* Signalled after unlocking, so the woken thread does not at once
-	 * block again on the mutex we hold. */
-	pthread_cond_signal(&pool_cond);
 }
 
 int upload_cleanup_stale(void)
@@ -352,199 +285,144 @@ static bool is_json_type(struct hp_slice ct)
 	return i == ct.n || ct.p[i] == ';';
 }
 
-static void upload_free(struct conn *c)
+/* The refusal texts that carry numbers, written into the response. */
+static enum hstep too_large(struct response *r)
 {
-	free(c->up);
-	c->up = NULL;
-}
-
-/* The refusal texts that carry numbers; valid until the next call in this
- * thread (conn_error copies them at once). */
-static const char *too_large(void)
-{
-	static __thread char msg[64];
-	snprintf(msg, sizeof(msg), "upload larger than %llu bytes",
+	snprintf(r->detail_buf, sizeof(r->detail_buf), "upload larger than %llu bytes",
 		 (unsigned long long)cfg->max_upload);
-	return msg;
+	r->close = true;
+	return resp_error(r, 413, r->detail_buf);
 }
 
-static const char *invalid_json(const struct json_check *jc)
+static enum hstep invalid_json(const struct json_check *jc, struct response *r)
 {
-	static __thread char msg[128];
-	snprintf(msg, sizeof(msg), "invalid JSON at byte %llu: %s",
+	snprintf(r->detail_buf, sizeof(r->detail_buf), "invalid JSON at byte %llu: %s",
 		 (unsigned long long)jc->err_offset, jc->err);
-	return msg;
+	return resp_error(r, 400, r->detail_buf);
 }
 
-int upload_begin(struct conn *c, const struct http_request *req, const struct hp_info *info,
-		 const char **detail, const char **extra)
+enum hstep upload_begin(const struct hreq *h, struct response *r, struct upload **out)
 {
-	(void)req;
+	const struct hp_info *info = h->info;
+	*out = NULL;
 	if (cfg->upload_token && (info->authorization_dup || !authorized(info))) {
-		*detail = info->authorization_dup ? "several Authorization fields"
-						  : "a valid bearer token is required";
-		*extra = "WWW-Authenticate: Bearer realm=\"mthttpd\"\r\n";
-		return 401;
+		ob_puts(&r->hdr, "WWW-Authenticate: Bearer realm=\"mthttpd\"\r\n");
+		return resp_error(r, 401, info->authorization_dup ? "several Authorization fields"
+						  : "a valid bearer token is required");
 	}
-	if (info->content_type_dup || !is_json_type(info->content_type)) {
-		*detail = info->content_type_dup ? "several Content-Type fields"
-						 : "Content-Type must be application/json";
-		return 415;
-	}
-	if (!info->has_length && !info->chunked) {
-		*detail = "Content-Length or chunked framing required";
-		return 411;
-	}
-	if (info->has_length && info->length > cfg->max_upload) {
-		*detail = too_large();
-		c->keep_alive = false;
-		return 413;
-	}
+	if (info->content_type_dup || !is_json_type(info->content_type))
+		return resp_error(r, 415, info->content_type_dup ? "several Content-Type fields"
+					   : "Content-Type must be application/json");
+	if (!info->has_length && !info->chunked)
+		return resp_error(r, 411, "Content-Length or chunked framing required");
+	if (info->has_length && info->length > cfg->max_upload)
+		return too_large(r);
 	struct upload *u = malloc(sizeof(*u));
-	if (u == NULL) {
-		*detail = "out of memory";
-		return 503;
-	}
+	if (u == NULL)
+		return resp_error(r, 503, "out of memory");
+	memset(&u->job, 0, sizeof(u->job));
+	u->job.run = run_job;
 	u->fd = -1;
 	u->err = 0;
-	u->job = JOB_WRITE;
+	u->kind = JOB_WRITE;
+	u->finished = false;
 	u->bytes = 0;
 	u->buf_n = 0;
 	u->name[0] = '\0';
+	snprintf(u->peer, sizeof(u->peer), "%s", h->peer ? h->peer : "-");
 	char id[ID_LEN + 5];
 	random_id(id, sizeof(id) - 1);
 	snprintf(u->tmp, sizeof(u->tmp), TMP_PREFIX "%s" TMP_SUFFIX, id);
 	jc_init(&u->jc);
-	c->up = u;
-	if (c->expect_100 && !(info->has_length && info->length == 0)) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		/* First bytes on a socket whose buffer is empty: this send
-		 * does not block, and if it cannot complete the peer is gone. */
-		if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(cont) - 1) {
-			conn_close(c);
-			return 0;
-		}
-		c->expect_100 = false;
-	}
-	c->body_mode = BODY_UPLOAD;
-	c->state = CS_READ_BODY;
-	return 0;
+	*out = u;
+	r->send_continue = info->expect_continue && !(info->has_length && info->length == 0);
+	return H_BODY;
 }
 
-static int fail(struct conn *c, int err, const char **detail)
+static enum hstep fail(struct upload *u, int err, struct response *r)
 {
-	char ip[INET6_ADDRSTRLEN];
-	log_error("upload from %s: %s", conn_peer_str(c, ip, sizeof(ip)), strerror(err));
-	upload_abort(c);
-	if (err == ENOSPC || err == EDQUOT) {
-		*detail = "no space left for uploads";
-		return 507;
-	}
-	*detail = "cannot store upload";
-	return 500;
+	log_error("upload from %s: %s", u->peer, strerror(err));
+	discard_files(u);
+	r->close = true;
+	if (err == ENOSPC || err == EDQUOT)
+		return resp_error(r, 507, "no space left for uploads");
+	return resp_error(r, 500, "cannot store upload");
 }
 
-int upload_data(struct conn *c, const char *p, size_t n, const char **detail)
+enum hstep upload_data(struct upload *u, const char *p, size_t n, struct response *r)
 {
-	struct upload *u = c->up;
 	u->bytes += n;
 	if (u->bytes > cfg->max_upload) {
-		*detail = too_large();
-		upload_abort(c);
-		return 413;
+		discard_files(u);
+		return too_large(r);
 	}
 	if (jc_feed(&u->jc, p, n) == JC_ERROR) {
-		*detail = invalid_json(&u->jc);
-		upload_abort(c);
-		return 400;
+		discard_files(u);
+		r->close = true;
+		return invalid_json(&u->jc, r);
 	}
 	memcpy(u->buf + u->buf_n, p, n);
 	u->buf_n += n;
 	/* Hand a full buffer to the pool; reading pauses until it is written. */
-	if (u->buf_n >= UPLOAD_FLUSH)
-		pool_submit(c, JOB_WRITE);
-	return 0;
+	if (u->buf_n >= UPLOAD_FLUSH) {
+		u->kind = JOB_WRITE;
+		return H_IO;
+	}
+	return H_BODY;
 }
 
-int upload_announce(struct conn *c, uint64_t more, const char **detail)
+enum hstep upload_announce(struct upload *u, uint64_t more, struct response *r)
 {
-	struct upload *u = c->up;
 	if (more > cfg->max_upload - u->bytes) { /* u->bytes <= max_upload */
-		*detail = too_large();
-		upload_abort(c);
-		return 413;
+		discard_files(u);
+		return too_large(r);
 	}
-	return 0;
+	return H_BODY;
 }
 
-void upload_end(struct conn *c)
+enum hstep upload_end(struct upload *u, struct response *r)
 {
-	struct upload *u = c->up;
 	if (jc_finish(&u->jc) != JC_DONE) {
-		const char *msg = invalid_json(&u->jc);
-		upload_abort(c);
-		c->body_mode = BODY_NONE;
-		c->keep_alive = false;
-		conn_error(c, 400, msg, NULL);
-		return;
+		discard_files(u);
+		r->close = true;
+		return invalid_json(&u->jc, r);
 	}
-	pool_submit(c, JOB_COMMIT);
+	u->kind = JOB_COMMIT;
+	return H_IO;
 }
 
-void upload_completed(struct conn *c)
+struct ev_job *upload_job(struct upload *u)
 {
-	struct upload *u = c->up;
-	char ip[INET6_ADDRSTRLEN];
-	c->io_pending = false;
-	if (u->job == JOB_COMMIT && u->err == 0)
-		log_info("stored upload %s (%llu bytes) from %s", u->name,
-			 (unsigned long long)u->bytes, conn_peer_str(c, ip, sizeof(ip)));
-	if (c->closed) {
-		/* The client left: an unfinished upload leaves nothing. */
-		if (u->job != JOB_COMMIT)
-			discard_files(u);
-		upload_free(c);
-		c->next_done = c->w->graveyard;
-		c->w->graveyard = c;
-		return;
-	}
-	if (u->err) {
-		const char *detail = NULL;
-		int st = fail(c, u->err, &detail);
-		c->body_mode = BODY_NONE;
-		c->keep_alive = false;
-		conn_error(c, st, detail, NULL);
-		conn_resume(c);
-		return;
-	}
-	if (u->job == JOB_WRITE) {
-		c->state = CS_READ_BODY;
-		worker_timer(c->w, c, TL_BODY);
-		conn_resume(c);
-		return;
-	}
-	c->body_mode = BODY_NONE;
-	char body[256];
-	int n = snprintf(body, sizeof(body),
+	return &u->job;
+}
+
+enum hstep upload_io_done(struct upload *u, struct response *r)
+{
+	if (u->err)
+		return fail(u, u->err, r);
+	if (u->kind == JOB_WRITE)
+		return H_BODY;
+	log_info("stored upload %s (%llu bytes) from %s", u->name, (unsigned long long)u->bytes,
+		 u->peer);
+	int n = snprintf(u->reply, sizeof(u->reply),
 			 "{\"status\":\"success\",\"message\":\"File created successfully\","
 			 "\"filepath\":\"/uploads/%s\"}", u->name);
-	struct obuf o;
-	conn_head(c, &o, 201);
-	ob_puts(&o, "Location: /uploads/");
-	ob_puts(&o, u->name);
-	ob_puts(&o, "\r\nContent-Type: application/json\r\nContent-Length: ");
-	ob_u64(&o, (uint64_t)n);
-	ob_put(&o, "\r\n", 2);
-	upload_free(c);
-	conn_commit(c, &o, body, (size_t)n);
-	conn_resume(c);
+	r->status = 201;
+	ob_puts(&r->hdr, "Location: /uploads/");
+	ob_puts(&r->hdr, u->name);
+	ob_puts(&r->hdr, "\r\nContent-Type: application/json\r\nContent-Length: ");
+	ob_u64(&r->hdr, (uint64_t)n);
+	ob_put(&r->hdr, "\r\n", 2);
+	r->body = RB_MEM;
+	r->mem = u->reply;
+	r->mem_n = (size_t)n;
+	return H_RESPOND;
 }
 
-void upload_abort(struct conn *c)
+void upload_free(struct upload *u)
 {
-	struct upload *u = c->up;
-	if (u == NULL || c->io_pending)
-		return; /* the pool owns it until upload_completed */
+	if (u == NULL)
+		return;
 	discard_files(u);
-	upload_free(c);
+	free(u);
 }

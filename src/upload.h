@@ -1,47 +1,56 @@
-/* POST /upload: checks, streaming validation into a temporary file, and
- * the durable commit (fsync, rename, fsync dir) on a blocking-I/O pool. */
+/* POST /upload, a handler (see response.h): checks, streaming validation
+ * into a temporary file, and the durable commit (fsync, rename, fsync of
+ * the directory) as jobs for the blocking-I/O pool. The connection drives
+ * it: it feeds the body, submits upload_job() whenever a call answers
+ * H_IO, and calls upload_io_done() when that job is done. */
 #ifndef MTHTTPD_UPLOAD_H
 #define MTHTTPD_UPLOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "http_parse.h"
+#include "ev.h"
+#include "response.h"
 
-struct conn;
+/* The most body bytes one upload_data() call may bring. */
+#define UPLOAD_SLICE_MAX (16 * 1024)
 
-/* Starts and stops the pool of threads that run fsync and rename, so the
- * event loops never wait on the disk. Returns 0 or -errno. */
-int upload_pool_start(void);
-void upload_pool_stop(void);
+struct upload;
+
+/* Records the process umask (call once at start-up, before threads). */
+void upload_init(void);
 
 /* Removes temporary files a crash may have left in the uploads dir.
  * Returns the number removed. */
 int upload_cleanup_stale(void);
 
-/* Checks a POST /upload (token, type, framing, size) and opens the
- * temporary file. Returns 0 when the body is to be streamed in
- * (c->body_mode is BODY_UPLOAD), or the status to answer with *detail and
- * *extra (header lines or NULL) set. */
-int upload_begin(struct conn *c, const struct http_request *req, const struct hp_info *info,
-		 const char **detail, const char **extra);
+/* Checks a POST /upload (token, type, framing, size). H_BODY: *out is the
+ * new upload, owned by the caller (upload_free), and r->send_continue says
+ * whether to send 100 Continue first. H_RESPOND: r is the refusal. */
+enum hstep upload_begin(const struct hreq *h, struct response *r, struct upload **out);
 
-/* Body bytes as they arrive. Returns 0, or the status to answer (the
- * upload is then already discarded) with *detail set. */
-int upload_data(struct conn *c, const char *p, size_t n, const char **detail);
+/* Body bytes as they arrive (n <= UPLOAD_SLICE_MAX). H_BODY: more, please;
+ * H_IO: submit upload_job() and wait; H_RESPOND: r is the refusal and
+ * nothing is left on disk. */
+enum hstep upload_data(struct upload *u, const char *p, size_t n, struct response *r);
 
-/* A chunk announces `more` bytes still to come: 413 (the upload is then
- * discarded, *detail set) when they cannot fit in --max-upload, else 0. */
-int upload_announce(struct conn *c, uint64_t more, const char **detail);
+/* A chunk announces `more` bytes still to come: H_RESPOND with 413 when
+ * they cannot fit in --max-upload, else H_BODY. */
+enum hstep upload_announce(struct upload *u, uint64_t more, struct response *r);
 
-/* The whole body arrived: check the end of the JSON text and hand the
- * commit to the pool (c->state becomes CS_WAIT_IO), or answer an error. */
-void upload_end(struct conn *c);
+/* The whole body arrived: H_IO (submit the commit) or H_RESPOND (invalid
+ * JSON). */
+enum hstep upload_end(struct upload *u, struct response *r);
 
-/* On the worker's thread, when the pool finished c's commit. */
-void upload_completed(struct conn *c);
+/* The job to submit after H_IO; the caller sets its loop, done and ctx. */
+struct ev_job *upload_job(struct upload *u);
 
-/* The client is gone or the server is stopping: remove what was written.
- * A commit already on the pool finishes, and its files stay consistent. */
-void upload_abort(struct conn *c);
+/* On the caller's thread once the job is done: H_BODY (keep reading) or
+ * H_RESPOND (the 201, whose body lives in u, or an error). */
+enum hstep upload_io_done(struct upload *u, struct response *r);
+
+/* Frees u, removing whatever it left on disk unless it was committed.
+ * Never while its job is queued. NULL is fine. */
+void upload_free(struct upload *u);
 
 #endif

@@ -396,44 +396,79 @@ class TestMethods(ProtoBase):
 
     def test_post_root_405_allow_get_head(self):
         self.expect_answer(self.rq("POST", "/", headers=[("Content-Length", "0")]), 405,
-                           allow="GET, HEAD")
+                           allow="GET, HEAD, OPTIONS")
 
     def test_post_non_upload_path_with_body_405_and_body_discarded(self):
         self.expect_answer(self.rq("POST", "/about.html?x=1", body=b'{"a":1}'), 405,
-                           allow="GET, HEAD")
+                           allow="GET, HEAD, OPTIONS")
 
     def test_post_upload_subpath_405(self):
         self.expect_answer(self.rq("POST", "/upload/x", body=b'{"a":1}',
                                    headers=[("Content-Type", "application/json")]), 405,
-                           allow="GET, HEAD")
+                           allow="GET, HEAD, OPTIONS")
 
     def test_get_upload_405_allow_post(self):
-        self.expect_answer(self.rq("GET", "/upload"), 405, allow="POST")
+        self.expect_answer(self.rq("GET", "/upload"), 405, allow="POST, OPTIONS")
 
     def test_get_upload_with_query_405_allow_post(self):
-        self.expect_answer(self.rq("GET", "/upload?a=b"), 405, allow="POST")
+        self.expect_answer(self.rq("GET", "/upload?a=b"), 405, allow="POST, OPTIONS")
 
     def test_head_upload_405_allow_post(self):
-        self.expect_answer(self.rq("HEAD", "/upload"), 405, method="HEAD", allow="POST")
+        self.expect_answer(self.rq("HEAD", "/upload"), 405, method="HEAD", allow="POST, OPTIONS")
 
     def test_put_upload_405_allow_post(self):
-        self.expect_answer(self.rq("PUT", "/upload", body=b"{}"), 405, allow="POST")
+        self.expect_answer(self.rq("PUT", "/upload", body=b"{}"), 405, allow="POST, OPTIONS")
 
-    def test_options_upload_405_allow_post(self):
-        self.expect_answer(self.rq("OPTIONS", "/upload"), 405, allow="POST")
+    def _options(self, target, allow, body=b"", headers=()):
+        # RFC 9110 9.3.7: 204 with Allow, no body and no Content-Length;
+        # the connection stays open and a body sent with it is discarded.
+        c = self.open()
+        try:
+            c.send(self.rq("OPTIONS", target, body=body, headers=list(headers)) + self.rq())
+            r = self.read(c)
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.header("Allow"), allow)
+            self.assertIsNone(r.header("Content-Length"))
+            self.assertEqual(r.body, b"")
+            self.assertEqual(r.header("Connection"), "keep-alive")
+            self.assertEqual(self.read(c).status, 200)
+        finally:
+            c.close()
 
-    def test_options_asterisk_405_allows_the_server_wide_methods(self):
-        # "*" is about the server as a whole, which also takes POST
-        self.expect_answer(self.rq("OPTIONS", "*"), 405, allow="GET, HEAD, POST")
+    def test_options_upload_204_allow_post(self):
+        self._options("/upload", "POST, OPTIONS")
+
+    def test_options_path_204(self):
+        self._options("/index.html", "GET, HEAD, OPTIONS")
+        self._options("/no-such-file", "GET, HEAD, OPTIONS")
+
+    def test_options_asterisk_204(self):
+        self._options("*", "GET, HEAD, OPTIONS")
+
+    def test_options_with_body_is_discarded(self):
+        self._options("/", "GET, HEAD, OPTIONS", body=b"GET /evil HTTP/1.1\r\n\r\n")
+        self._options("/", "GET, HEAD, OPTIONS", body=b"5\r\nhello\r\n0\r\n\r\n",
+                      headers=[("Transfer-Encoding", "chunked")])
+
+    def test_haproxy_health_check_http10(self):
+        # HAProxy's `option httpchk` sends exactly this: it must not be 405.
+        c = self.open()
+        try:
+            c.send(b"OPTIONS / HTTP/1.0\r\n\r\n")
+            r = self.read(c)
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.header("Connection"), "close")
+        finally:
+            c.close()
 
     def test_put_with_body_405_body_discarded(self):
         self.expect_answer(self.rq("PUT", "/index.html",
                                    body=b"GET /sub/page.htm HTTP/1.1\r\nHost: x\r\n\r\n"),
-                           405, allow="GET, HEAD")
+                           405, allow="GET, HEAD, OPTIONS")
 
     def test_put_with_chunked_body_405_body_discarded(self):
         self.expect_answer(self.rq("PUT", "/", headers=[("Transfer-Encoding", "chunked")],
-                                   body=b"5\r\nhello\r\n0\r\n\r\n"), 405, allow="GET, HEAD")
+                                   body=b"5\r\nhello\r\n0\r\n\r\n"), 405, allow="GET, HEAD, OPTIONS")
 
 
 class TestHeadOfRefusedRequests(ProtoBase):
@@ -477,11 +512,11 @@ class TestHeadOfRefusedRequests(ProtoBase):
 
 
 def _method_405(self, method):
-    self.expect_answer(self.rq(method, "/"), 405, allow="GET, HEAD")
+    self.expect_answer(self.rq(method, "/"), 405, allow="GET, HEAD, OPTIONS")
 
 
 _gen(TestMethods, "method_405", [
-    ("PUT", "PUT"), ("DELETE", "DELETE"), ("OPTIONS", "OPTIONS"), ("PATCH", "PATCH"),
+    ("PUT", "PUT"), ("DELETE", "DELETE"), ("PATCH", "PATCH"),
     ("TRACE", "TRACE"), ("lowercase get", "get"), ("mixed case Get", "Get"),
     ("lowercase head", "head"), ("lowercase post", "post"),
     ("odd but valid token", "X-FOO_1!#$%&'*+.^`|~"),
@@ -576,7 +611,7 @@ class TestMalformedRequestLine(ProtoBase):
     def test_crlf_after_a_post_body_is_ignored(self):
         # Old clients add CRLF after a body; the next request still parses.
         req = self.rq("POST", "/about.html", body=b'{"a":1}') + b"\r\n"
-        self.expect_answer(req, 405, allow="GET, HEAD")
+        self.expect_answer(req, 405, allow="GET, HEAD, OPTIONS")
 
     def test_lone_cr_before_request_line_400(self):
         self.expect_reject(b"\rGET / HTTP/1.1\r\nHost: %s\r\n\r\n" % self.hp().encode(), 400,
@@ -833,7 +868,7 @@ class TestChunkedBodies(ProtoBase):
 
     def test_post_root_wellformed_chunked_405_keeps_connection(self):
         self.expect_answer(self.rq("POST", "/", headers=[(TE, "chunked")],
-                                   body=b"5\r\nhello\r\n0\r\n\r\n"), 405, allow="GET, HEAD")
+                                   body=b"5\r\nhello\r\n0\r\n\r\n"), 405, allow="GET, HEAD, OPTIONS")
 
     def test_upload_wellformed_chunked_control_201(self):
         c = self.open()
@@ -1116,8 +1151,10 @@ class TestHost(ProtoBase):
     def test_absolute_form_foreign_host_with_port_403(self):
         self.expect_answer(self.rq("GET", "http://evil.example:%d/" % self.srv.port), 403)
 
-    def test_absolute_form_wrong_port_403(self):
-        self.expect_answer(self.rq("GET", "http://127.0.0.1:%d/" % self.other_port()), 403)
+    def test_absolute_form_other_port_is_accepted(self):
+        # the name decides, not the port (proxies and port mappings)
+        self.expect_answer(self.rq("GET", "http://127.0.0.1:%d/" % self.other_port()), 200,
+                           body=INDEX)
 
     def test_absolute_form_overrides_host_field(self):
         # RFC 9112 §3.2.2: the origin server MUST ignore Host and use the target
@@ -1148,7 +1185,8 @@ class TestHost(ProtoBase):
 
 
 def _host_ok(self, host):
-    host = host.replace("{P}", str(self.srv.port))
+    p = self.srv.port
+    host = host.replace("{P}", str(p)).replace("{Q}", str(p + 1 if p < 65535 else p - 1))
     self.expect_answer(self.rq(host=host), 200, body=INDEX)
 
 
@@ -1168,10 +1206,11 @@ _gen(TestHost, "host_ok", [
     ("127.0.0.1 port", "127.0.0.1:{P}"), ("[::1]", "[::1]"), ("[::1] port", "[::1]:{P}"),
     # the root label's dot: the same name (nginx compares without it too)
     ("localhost trailing dot", "localhost."), ("localhost trailing dot port", "localhost.:{P}"),
+    # the port is not checked: a proxy or a port mapping changes it
+    ("localhost other port", "localhost:{Q}"), ("127.0.0.1 other port", "127.0.0.1:{Q}"),
+    ("[::1] other port", "[::1]:{Q}"), ("localhost port 80", "localhost:80"),
 ], _host_ok)
 _gen(TestHost, "host_403", [
-    ("localhost wrong port", "localhost:{Q}"), ("127.0.0.1 wrong port", "127.0.0.1:{Q}"),
-    ("[::1] wrong port", "[::1]:{Q}"), ("localhost port 80", "localhost:80"),
     ("evil.example", "evil.example"), ("evil.example port", "evil.example:{P}"),
     ("127.0.0.2", "127.0.0.2"), ("localhost.evil.example", "localhost.evil.example"),
     ("[::2]", "[::2]"), ("0.0.0.0", "0.0.0.0"), ("localhost two dots", "localhost.."),
@@ -1182,6 +1221,7 @@ _gen(TestHost, "host_400", [
     ("space inside", "local host"), ("non-numeric port", "localhost:abc"),
     ("userinfo", "user@localhost:{P}"), ("unclosed IPv6", "[::1"),
     ("two ports", "localhost:{P}:{P}"), ("slash", "localhost/x"),
+    ("port too large", "localhost:65536"),
 ], _host_400)
 
 
@@ -1253,8 +1293,8 @@ class TestAllowHost(ProtoBase):
     def test_second_allowed_name(self):
         self.expect_answer(self.rq(host="www.example.net"), 200, body=INDEX)
 
-    def test_allowed_name_wrong_port_403(self):
-        self.expect_answer(self.rq(host="example.org:1"), 403)
+    def test_allowed_name_other_port_ok(self):
+        self.expect_answer(self.rq(host="example.org:1"), 200, body=INDEX)
 
     def test_other_name_still_403(self):
         self.expect_answer(self.rq(host="sub.example.org"), 403)
@@ -1324,8 +1364,8 @@ class TestAnyAddress(ProtoBase):
     def test_foreign_403(self):
         self.expect_answer(self.rq(host="evil.example"), 403)
 
-    def test_wrong_port_403(self):
-        self.expect_answer(self.rq(host="%s:1" % socket.gethostname()), 403)
+    def test_other_port_ok(self):
+        self.expect_answer(self.rq(host="%s:1" % socket.gethostname()), 200, body=INDEX)
 
 
 class TestIPv6Loopback(ProtoBase):
@@ -1358,8 +1398,8 @@ class TestIPv6Loopback(ProtoBase):
     def test_foreign_403(self):
         self.expect_answer(self.rq(host="[::2]:%d" % self.srv.port), 403)
 
-    def test_wrong_port_403(self):
-        self.expect_answer(self.rq(host="[::1]:%d" % (self.srv.port ^ 1)), 403)
+    def test_other_port_ok(self):
+        self.expect_answer(self.rq(host="[::1]:%d" % (self.srv.port ^ 1)), 200, body=INDEX)
 
 
 if __name__ == "__main__":

@@ -295,7 +295,7 @@ class UploadBasics(OwnServer):
         for path in ("/other", "/uploads", "/uploads/", "/index.html", "/upload/x", "/", "/uploadx"):
             with self.subTest(path=path):
                 r = self.refused(upload_request(self.srv, b'{"a":1}', path=path), 405, path)
-                self.assertEqual(r.header("Allow"), "GET, HEAD", r)
+                self.assertEqual(r.header("Allow"), "GET, HEAD, OPTIONS", r)
 
     def test_get_head_upload_405(self):
         for method in ("GET", "HEAD"):
@@ -303,7 +303,7 @@ class UploadBasics(OwnServer):
                 with self.subTest(method=method, path=path):
                     raw = build_request(method, path, self.srv.hostport())
                     r = self.refused(raw, 405, "%s %s" % (method, path))
-                    self.assertEqual(r.header("Allow"), "POST", r)
+                    self.assertEqual(r.header("Allow"), "POST, OPTIONS", r)
                     if method == "HEAD":
                         self.assertEqual(r.body, b"")
 
