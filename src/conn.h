@@ -86,6 +86,8 @@ struct conn {
 	struct fentry *ref;      /* the cache entry the body lives in */
 
 	uint64_t body_left;      /* Content-Length bytes still to read */
+	uint64_t body_rx;        /* bytes received for the body so far */
+	int64_t body_start_ms;   /* when the request head was complete */
 	struct hp_chunked chunk;
 
 	unsigned requests;       /* on this connection so far */

@@ -35,6 +35,7 @@ static struct config config = {
 	.keepalive_timeout = 30,
 	.keepalive_max = 100,
 	.header_timeout = 10,
+	.body_min_rate = 500,
 	.access_log = "-",
 	.types = MIME_SEED,
 };
@@ -56,6 +57,8 @@ static const char usage_text[] =
 	"      --keepalive-timeout S  idle seconds before closing (30)\n"
 	"      --keepalive-max N      requests per connection (100)\n"
 	"      --header-timeout S     seconds to receive a request head (10)\n"
+	"      --body-min-rate B      a request body must arrive within 20 s plus 1 s\n"
+	"                             per B bytes received; 0 turns it off (500)\n"
 	"      --access-log FILE      access log, '-' for stdout, 'off' (-)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
@@ -218,6 +221,7 @@ static void add_bound_names(void)
 enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
+	OPT_BODY_MIN_RATE,
 };
 
 static void parse_args(int argc, char **argv)
@@ -237,6 +241,7 @@ static void parse_args(int argc, char **argv)
 		{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
 		{ "upload-token", required_argument, NULL, OPT_UPLOAD_TOKEN },
 		{ "types", required_argument, NULL, OPT_TYPES },
+		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -287,6 +292,9 @@ static void parse_args(int argc, char **argv)
 				c->types = MIME_ALL;
 			else
 				usage_error("invalid --types '%s': expected seed or all", optarg);
+			break;
+		case OPT_BODY_MIN_RATE:
+			c->body_min_rate = (uint32_t)parse_num("--body-min-rate", optarg, 0, 1000000000);
 			break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
