@@ -353,9 +353,8 @@ static void open_root(void)
 	close((int)fd);
 }
 
-/* Creates (if missing) and opens the uploads directory, and takes an
- * exclusive lock on it for the life of the process: the start-up removes
- * stale temporary files, which must never be another live server's. */
+/* Creates (if missing) and opens the uploads directory. Several servers
+ * may share it (see upload.c on temporary files). */
 static void open_uploads(void)
 {
 	struct config *c = &config;
@@ -375,11 +374,6 @@ static void open_uploads(void)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
 	if (access(c->uploads, W_OK | X_OK) < 0)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
-	if (flock(c->uploads_fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			fatal("uploads directory %s is in use by another mthttpd", c->uploads);
-		fatal("uploads directory %s: lock: %s", c->uploads, strerror(errno));
-	}
 }
 
 int main(int argc, char **argv)
