@@ -26,6 +26,7 @@ struct config {
 	const char *upload_token;
 	enum mime_policy types;
 	bool quiet;
+	bool reuse_port;        /* SO_REUSEPORT on the listener */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

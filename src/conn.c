@@ -1195,14 +1195,16 @@ void conn_set_turn(struct conn_set *s)
 	}
 }
 
-static void close_idle_list(struct conn_set *s, int id)
+static void drain_idle_list(struct conn_set *s, int id)
 {
 	struct ev_timer *t = ev_timer_first(s->loop, id);
 	while (t) {
 		struct ev_timer *next = t->next;
 		struct conn *c = ev_container_of(t, struct conn, timer);
-		if (c->state == CS_READ_HEAD && c->rlen == 0)
-			conn_close(c);
+		if (c->state == CS_READ_HEAD && c->rlen == 0) {
+			c->idle = true; /* a byte that comes re-arms the head timer */
+			set_timer(c, CT_DRAIN);
+		}
 		t = next;
 	}
 }
@@ -1210,10 +1212,11 @@ static void close_idle_list(struct conn_set *s, int id)
 void conn_set_stop(struct conn_set *s)
 {
 	s->stopping = true;
-	/* Idle connections go now; busy ones close after their response. */
-	close_idle_list(s, CT_IDLE);
-	close_idle_list(s, CT_HEADER);
-	close_idle_list(s, CT_SILENT);
+	/* Idle connections go once idle for DRAIN_IDLE_MS; busy ones close
+	 * after their response, which says Connection: close. */
+	drain_idle_list(s, CT_IDLE);
+	drain_idle_list(s, CT_HEADER);
+	drain_idle_list(s, CT_SILENT);
 }
 
 void conn_set_close_all(struct conn_set *s)
@@ -1235,6 +1238,7 @@ int conn_set_init(struct conn_set *s, struct ev_loop *l)
 	ev_timer_list(l, CT_IDLE, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
 	ev_timer_list(l, CT_BODY, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
 	ev_timer_list(l, CT_LINGER, 2000, conn_timeout);
+	ev_timer_list(l, CT_DRAIN, DRAIN_IDLE_MS, conn_timeout);
 	alog_buf_init(&s->alog);
 	int rc = fcache_init(&s->fcache);
 	if (rc < 0)

@@ -41,7 +41,13 @@ extern const char *const conn_state_names[];
  * the head timeout of a connection handed over without a byte:
  * TCP_DEFER_ACCEPT held it for a second already, so that second is taken
  * off. */
-enum conn_timer { CT_HEADER, CT_SILENT, CT_IDLE, CT_BODY, CT_LINGER, CT_COUNT };
+enum conn_timer { CT_HEADER, CT_SILENT, CT_IDLE, CT_BODY, CT_LINGER, CT_DRAIN, CT_COUNT };
+
+/* At shutdown a connection with no request in progress is closed only
+ * after this long without one: a busy client's next request, already on
+ * its way, is answered (with Connection: close) instead of being lost in
+ * a close that crosses it. */
+#define DRAIN_IDLE_MS 500
 
 #define DEFER_ACCEPT_S 1 /* the listener's TCP_DEFER_ACCEPT, seconds */
 

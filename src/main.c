@@ -62,6 +62,8 @@ static const char usage_text[] =
 	"      --access-log FILE      access log, '-' for stdout, 'off' (-)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
+	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
+	"                             port (rolling restarts)\n"
 	"  -q, --quiet                only warnings and errors on stderr\n"
 	"  -h, --help                 this text\n"
 	"  -V, --version              the version\n";
@@ -221,7 +223,7 @@ static void add_bound_names(void)
 enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
-	OPT_BODY_MIN_RATE,
+	OPT_BODY_MIN_RATE, OPT_REUSE_PORT,
 };
 
 static void parse_args(int argc, char **argv)
@@ -242,6 +244,7 @@ static void parse_args(int argc, char **argv)
 		{ "upload-token", required_argument, NULL, OPT_UPLOAD_TOKEN },
 		{ "types", required_argument, NULL, OPT_TYPES },
 		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
+		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -296,6 +299,7 @@ static void parse_args(int argc, char **argv)
 		case OPT_BODY_MIN_RATE:
 			c->body_min_rate = (uint32_t)parse_num("--body-min-rate", optarg, 0, 1000000000);
 			break;
+		case OPT_REUSE_PORT: c->reuse_port = true; break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
