@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "hostmatch.h"
 #include "server.h"
 #include "upload.h"
 
@@ -51,7 +52,9 @@ static const char usage_text[] =
 	"  -t, --threads N            worker threads, 1..1024 (10)\n"
 	"  -r, --root DIR             document root (./resources)\n"
 	"      --uploads DIR          where uploads are stored (ROOT/uploads)\n"
-	"      --allow-host NAME      one more accepted Host name; '*' accepts any\n"
+	"      --allow-host NAME      one more accepted Host: a name, name:port (the\n"
+	"                             port is ignored), an IP address, .example.com\n"
+	"                             (it and every subdomain), or '*' for any\n"
 	"      --max-conns N          open connections at most (10000)\n"
 	"      --max-upload BYTES     largest upload body, k/M/G suffixes (10M)\n"
 	"      --keepalive-timeout S  idle seconds before closing (30)\n"
@@ -133,52 +136,24 @@ static bool is_ip_literal(const char *s)
 static char **allow;
 static size_t n_allow;
 
-/* An --allow-host value: a name of letters, digits, '-', '_' and dots, an
- * IPv4 address, or an IPv6 address (bare or in brackets). A port or a
- * wildcard could never match a Host, so they are refused, not ignored. */
-static bool allow_host_valid(const char *v)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n > 253)
-		return false;
-	if (v[0] == '[' && v[n - 1] == ']' && n < 64) {
-		char in[64];
-		memcpy(in, v + 1, n - 2);
-		in[n - 2] = '\0';
-		return strchr(in, ':') && is_ip_literal(in);
-	}
-	if (strchr(v, ':'))
-		return is_ip_literal(v);
-	for (const char *p = v; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-			return false;
-	return true;
-}
-
+/* Adds a name (or address) the Host header may carry. A machine name that
+ * is no valid host (an interface address with a scope, say) is skipped:
+ * no Host could name it. */
 static void add_name(const char *name)
 {
 	struct config *c = &config;
-	char buf[300];
-	unsigned char tmp[16];
-	/* IPv6 literals are written in brackets in a Host header. */
-	if (inet_pton(AF_INET6, name, tmp) == 1)
-		snprintf(buf, sizeof(buf), "[%s]", name);
-	else
-		snprintf(buf, sizeof(buf), "%s", name);
-	size_t n = strlen(buf);
-	if (n > 1 && buf[n - 1] == '.')
-		buf[n - 1] = '\0'; /* compared without the root label's dot */
-	for (char *p = buf; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	for (size_t i = 0; i < c->n_host_names; i++)
-		if (strcmp(c->host_names[i], buf) == 0)
+	struct hm_entry e;
+	const char *why;
+	if (hm_parse_spec(name, strlen(name), &e, &why) < 0)
+		return;
+	for (size_t i = 0; i < c->n_hosts; i++)
+		if (hm_same(&c->hosts[i], &e))
 			return;
-	char **v = realloc(c->host_names, (c->n_host_names + 1) * sizeof(*v));
-	char *d = strdup(buf);
-	if (v == NULL || d == NULL)
+	struct hm_entry *v = realloc(c->hosts, (c->n_hosts + 1) * sizeof(*v));
+	if (v == NULL)
 		fatal("out of memory");
-	v[c->n_host_names++] = d;
-	c->host_names = v;
+	v[c->n_hosts++] = e;
+	c->hosts = v;
 }
 
 static void add_bound_names(void)
@@ -189,8 +164,6 @@ static void add_bound_names(void)
 	add_name("127.0.0.1");
 	add_name("::1");
 	add_name(config.host);
-	if (inet_pton(AF_INET6, config.host, a) == 1 && inet_ntop(AF_INET6, a, txt, sizeof(txt)))
-		add_name(txt);
 	for (size_t i = 0; i < n_allow; i++)
 		add_name(allow[i]);
 	bool any = strcmp(config.host, "0.0.0.0") == 0 ||
@@ -265,9 +238,10 @@ static void parse_args(int argc, char **argv)
 				c->host_any = true;
 				break;
 			}
-			if (!allow_host_valid(optarg))
-				usage_error("invalid --allow-host '%s' (a host name or IP address, "
-					    "without port or wildcard)", optarg);
+			struct hm_entry e;
+			const char *why;
+			if (hm_parse_spec(optarg, strlen(optarg), &e, &why) < 0)
+				usage_error("invalid --allow-host '%s': %s", optarg, why);
 			allow = realloc(allow, (n_allow + 1) * sizeof(*allow));
 			if (allow == NULL)
 				fatal("out of memory");

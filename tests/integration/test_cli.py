@@ -209,7 +209,9 @@ BAD_USAGE = [
     ("max-upload 5X", ["--max-upload", "5X"], ("5x", "upload")),
     ("max-upload negative", ["--max-upload", "-5"], ("-5", "upload")),
     # values that could never match a Host: refused, not silently kept
-    ("allow-host with a port", ["--allow-host", "example.com:8080"], ("example.com:8080",)),
+    ("allow-host with a bad port", ["--allow-host", "example.com:80x"], ("example.com:80x",)),
+    ("allow-host port out of range", ["--allow-host", "example.com:70000"], ("example.com:70000",)),
+    ("allow-host empty label", ["--allow-host", "a..example.com"], ("a..example.com",)),
     ("allow-host wildcard", ["--allow-host", "*.wild.com"], ("*.wild.com",)),
     ("allow-host with a space", ["--allow-host", "a b"], ("a b",)),
     ("allow-host empty", ["--allow-host", ""], ("allow-host",)),
