@@ -368,22 +368,14 @@ static COLD int field_name_error(struct http_request *req, unsigned char c)
 	return fail(req, 400, "empty field name");
 }
 
-int hp_parse_request(const char *buf, size_t len, struct http_request *req)
+/* method SP request-target SP: the method and the raw target, with the
+ * query's start noted in *q (0 when none). Returns the offset of the
+ * HTTP-version, or HP_INCOMPLETE / HP_ERROR. */
+static int parse_method_target(const char *buf, size_t lim, struct http_request *req, size_t *q)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t lim = len < HP_MAX_HEAD ? len : HP_MAX_HEAD;
-	size_t i = 0, t0, v0, q = 0;
+	size_t i = 0, t0;
 	unsigned char c;
-	int r;
-
-	req->line = req->method = req->target = (struct hp_slice){ NULL, 0 };
-	req->authority = req->path = req->query = (struct hp_slice){ NULL, 0 };
-	req->m = HP_M_OTHER;
-	req->form = HP_ORIGIN;
-	req->minor = 0;
-	req->nheaders = 0;
-	req->status = 0;
-	req->reason = NULL;
 
 	/* method SP */
 	while (i < lim && is(s[i], C_TCHAR))
@@ -417,8 +409,8 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		if (c == ' ')
 			break;
 		if (c == '?') {
-			if (q == 0)
-				q = i - t0;
+			if (*q == 0)
+				*q = i - t0;
 			i++;
 		} else if (c == '%') {
 			if ((lim - i > 1 && !is(s[i + 1], C_HEX)) ||
@@ -439,50 +431,57 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		return fail(req, 400, "empty request-target or extra space");
 	req->target.p = buf + t0;
 	req->target.n = i - t0;
+	return (int)(i + 1);
+}
 
-	/* HTTP-version CRLF, checked byte by byte so that garbage is reported
-	 * before the line is complete. */
-	v0 = ++i;
+/* HTTP-version CRLF at s[v0..), checked byte by byte so that garbage is
+ * reported before the line is complete. Returns 0, HP_INCOMPLETE or
+ * HP_ERROR. */
+static int parse_version(const unsigned char *s, size_t v0, size_t lim, struct http_request *req)
+{
+	size_t k, avail;
+
 	if (lim - v0 >= 10 && memcmp(s + v0, "HTTP/1.1\r\n", 10) == 0) {
 		req->minor = 1;
-	} else {
-		size_t k, avail = lim - v0 < 10 ? lim - v0 : 10;
-
-		for (k = 0; k < avail; k++) {
-			bool ok;
-
-			c = s[v0 + k];
-			if (k < 5)
-				ok = c == (unsigned char)"HTTP/"[k];
-			else if (k == 5 || k == 7)
-				ok = is_digit(c);
-			else if (k == 6)
-				ok = c == '.';
-			else if (k == 8)
-				ok = c == '\r';
-			else
-				ok = c == '\n';
-			if (!ok)
-				return version_error(req, k, c);
-		}
-		if (avail < 10)
-			return need_more(req, lim, false);
-		if (s[v0 + 5] != '1')
-			return fail(req, 505, "unsupported HTTP version");
-		/* HTTP/1.x with x > 1 is answered as 1.1 (RFC 9110 §2.5). */
-		req->minor = s[v0 + 7] == '0' ? 0 : 1;
+		return 0;
 	}
-	req->line.p = buf;
-	req->line.n = v0 + 8;
-	r = split_target(req, q);
-	if (r != 0)
-		return r;
+	avail = lim - v0 < 10 ? lim - v0 : 10;
+	for (k = 0; k < avail; k++) {
+		unsigned char c = s[v0 + k];
+		bool ok;
 
-	/* *( field-line CRLF ) CRLF */
-	i = v0 + 10;
+		if (k < 5)
+			ok = c == (unsigned char)"HTTP/"[k];
+		else if (k == 5 || k == 7)
+			ok = is_digit(c);
+		else if (k == 6)
+			ok = c == '.';
+		else if (k == 8)
+			ok = c == '\r';
+		else
+			ok = c == '\n';
+		if (!ok)
+			return version_error(req, k, c);
+	}
+	if (avail < 10)
+		return need_more(req, lim, false);
+	if (s[v0 + 5] != '1')
+		return fail(req, 505, "unsupported HTTP version");
+	/* HTTP/1.x with x > 1 is answered as 1.1 (RFC 9110 §2.5). */
+	req->minor = s[v0 + 7] == '0' ? 0 : 1;
+	return 0;
+}
+
+/* *( field-line CRLF ) CRLF from s[i..lim). Returns the length of the whole
+ * head (through the blank line), HP_INCOMPLETE or HP_ERROR. */
+static int parse_fields(const char *buf, size_t i, size_t lim, struct http_request *req)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+
 	for (;;) {
 		struct hp_header *h;
 		size_t n0, val, e;
+		unsigned char c;
 
 		if (i == lim)
 			return need_more(req, lim, true);
@@ -540,6 +539,36 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		req->nheaders++;
 		i += 2;
 	}
+}
+
+int hp_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+	size_t lim = len < HP_MAX_HEAD ? len : HP_MAX_HEAD;
+	size_t v0, q = 0;
+	int r;
+
+	req->line = req->method = req->target = (struct hp_slice){ NULL, 0 };
+	req->authority = req->path = req->query = (struct hp_slice){ NULL, 0 };
+	req->m = HP_M_OTHER;
+	req->form = HP_ORIGIN;
+	req->minor = 0;
+	req->nheaders = 0;
+	req->status = 0;
+	req->reason = NULL;
+
+	r = parse_method_target(buf, lim, req, &q);
+	if (r < 0)
+		return r;
+	v0 = (size_t)r;
+	r = parse_version((const unsigned char *)buf, v0, lim, req);
+	if (r != 0)
+		return r;
+	req->line.p = buf;
+	req->line.n = v0 + 8;
+	r = split_target(req, q);
+	if (r != 0)
+		return r;
+	return parse_fields(buf, v0 + 10, lim, req);
 }
 
 /* ---- Field semantics ---- */
@@ -954,6 +983,107 @@ static int ext_next(unsigned char b)
 	return CH_ERROR;
 }
 
+/* One byte b of a chunk-size line (size, extensions, CRLF) in state st.
+ * Returns the next state, CH_ERROR included. */
+static int chunk_line_step(struct hp_chunked *c, int st, unsigned char b)
+{
+	switch (st) {
+	case CH_SIZE0:
+		if (!is(b, C_HEX))
+			return CH_ERROR;
+		c->left = hex_value(b);
+		return CH_SIZE;
+	case CH_SIZE:
+		if (is(b, C_HEX)) {
+			/* A size that does not fit in 64 bits is refused
+			 * before it can overflow (leading zeros are fine).
+			 * Sizes past --max-upload are the caller's to refuse. */
+			if (c->left > (CHUNK_SIZE_MAX >> 4))
+				return CH_ERROR;
+			c->left = (c->left << 4) | hex_value(b);
+			return CH_SIZE;
+		}
+		return ext_next(b);
+	case CH_EXT_WS:
+		if (!is_ows(b))
+			st = b == ';' ? CH_EXT_NAME0 : CH_ERROR;
+		return st;
+	case CH_EXT_NAME0:
+		if (!is_ows(b))
+			st = is(b, C_TCHAR) ? CH_EXT_NAME : CH_ERROR;
+		return st;
+	case CH_EXT_NAME:
+		if (is(b, C_TCHAR))
+			return st;
+		if (b == '=')
+			return CH_EXT_VAL0;
+		if (is_ows(b))
+			return CH_EXT_NAME_WS;
+		return ext_next(b);
+	case CH_EXT_NAME_WS:
+		if (b == '=')
+			return CH_EXT_VAL0;
+		if (b == ';')
+			return CH_EXT_NAME0;
+		return is_ows(b) ? st : CH_ERROR;
+	case CH_EXT_VAL0:
+		if (is(b, C_TCHAR))
+			return CH_EXT_TOKEN;
+		if (b == '"')
+			return CH_EXT_QSTR;
+		return is_ows(b) ? st : CH_ERROR;
+	case CH_EXT_TOKEN:
+		return is(b, C_TCHAR) ? st : ext_next(b);
+	case CH_EXT_QSTR:
+		if (b == '"')
+			return CH_EXT_QEND;
+		if (b == '\\')
+			return CH_EXT_QPAIR;
+		return is(b, C_QD) ? st : CH_ERROR;
+	case CH_EXT_QPAIR:
+		return is(b, C_FVAL) ? CH_EXT_QSTR : CH_ERROR;
+	case CH_EXT_QEND:
+		return ext_next(b);
+	default: /* CH_SIZE_LF */
+		if (b != '\n')
+			return CH_ERROR;
+		c->line = 0;
+		return c->left ? CH_DATA : CH_TR_LINE;
+	}
+}
+
+/* One byte b after a chunk's data or in the trailer section, state st.
+ * Returns the next state, CH_ERROR included. */
+static int chunk_tail_step(struct hp_chunked *c, int st, unsigned char b)
+{
+	switch (st) {
+	case CH_DATA_CR:
+		return b == '\r' ? CH_DATA_LF : CH_ERROR;
+	case CH_DATA_LF:
+		return b == '\n' ? CH_SIZE0 : CH_ERROR;
+	case CH_TR_LINE:
+		if (b == '\r')
+			return CH_END_LF;
+		/* obs-fold, bare LF, empty name ... are errors. */
+		return is(b, C_TCHAR) ? CH_TR_NAME : CH_ERROR;
+	case CH_TR_NAME:
+		if (b == ':')
+			return CH_TR_VALUE;
+		return is(b, C_TCHAR) ? st : CH_ERROR;
+	case CH_TR_VALUE:
+		if (b == '\r')
+			return CH_TR_LF;
+		return is(b, C_FVAL) ? st : CH_ERROR;
+	case CH_TR_LF:
+		return b == '\n' ? CH_TR_LINE : CH_ERROR;
+	default: /* CH_END_LF */
+		if (b != '\n')
+			return CH_ERROR;
+		c->done = true;
+		return CH_DONE;
+	}
+}
+
 int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 		    size_t *consumed, struct hp_slice *data)
 {
@@ -964,8 +1094,6 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 	data->p = NULL;
 	data->n = 0;
 	while (i < len) {
-		unsigned char b;
-
 		if (st == CH_DATA) {
 			size_t n = len - i;
 
@@ -981,139 +1109,18 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 		}
 		if (st == CH_DONE || st == CH_ERROR)
 			break;
-		b = s[i];
 		if (st <= CH_SIZE_LF) {
 			if (++c->line > CHUNK_LINE_MAX + 2) {
 				st = CH_ERROR;
 				break;
 			}
-		} else if (st >= CH_TR_LINE) {
-			if (++c->trailers > TRAILER_MAX) {
+			st = chunk_line_step(c, st, s[i]);
+		} else {
+			if (st >= CH_TR_LINE && ++c->trailers > TRAILER_MAX) {
 				st = CH_ERROR;
 				break;
 			}
-		}
-		switch (st) {
-		case CH_SIZE0:
-			if (!is(b, C_HEX)) {
-				st = CH_ERROR;
-				break;
-			}
-			c->left = hex_value(b);
-			st = CH_SIZE;
-			break;
-		case CH_SIZE:
-			if (is(b, C_HEX)) {
-				/* A size that does not fit in 64 bits is
-				 * refused before it can overflow (leading zeros
-				 * are fine). Sizes past --max-upload are the
-				 * caller's to refuse. */
-				if (c->left > (CHUNK_SIZE_MAX >> 4)) {
-					st = CH_ERROR;
-					break;
-				}
-				c->left = (c->left << 4) | hex_value(b);
-				break;
-			}
-			st = ext_next(b);
-			break;
-		case CH_EXT_WS:
-			if (!is_ows(b))
-				st = b == ';' ? CH_EXT_NAME0 : CH_ERROR;
-			break;
-		case CH_EXT_NAME0:
-			if (!is_ows(b))
-				st = is(b, C_TCHAR) ? CH_EXT_NAME : CH_ERROR;
-			break;
-		case CH_EXT_NAME:
-			if (is(b, C_TCHAR))
-				break;
-			if (b == '=')
-				st = CH_EXT_VAL0;
-			else if (is_ows(b))
-				st = CH_EXT_NAME_WS;
-			else
-				st = ext_next(b);
-			break;
-		case CH_EXT_NAME_WS:
-			if (b == '=')
-				st = CH_EXT_VAL0;
-			else if (b == ';')
-				st = CH_EXT_NAME0;
-			else if (!is_ows(b))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_VAL0:
-			if (is(b, C_TCHAR))
-				st = CH_EXT_TOKEN;
-			else if (b == '"')
-				st = CH_EXT_QSTR;
-			else if (!is_ows(b))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_TOKEN:
-			if (!is(b, C_TCHAR))
-				st = ext_next(b);
-			break;
-		case CH_EXT_QSTR:
-			if (b == '"')
-				st = CH_EXT_QEND;
-			else if (b == '\\')
-				st = CH_EXT_QPAIR;
-			else if (!is(b, C_QD))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_QPAIR:
-			st = is(b, C_FVAL) ? CH_EXT_QSTR : CH_ERROR;
-			break;
-		case CH_EXT_QEND:
-			st = ext_next(b);
-			break;
-		case CH_SIZE_LF:
-			if (b != '\n') {
-				st = CH_ERROR;
-				break;
-			}
-			c->line = 0;
-			st = c->left ? CH_DATA : CH_TR_LINE;
-			break;
-		case CH_DATA_CR:
-			st = b == '\r' ? CH_DATA_LF : CH_ERROR;
-			break;
-		case CH_DATA_LF:
-			st = b == '\n' ? CH_SIZE0 : CH_ERROR;
-			break;
-		case CH_TR_LINE:
-			if (b == '\r')
-				st = CH_END_LF;
-			else if (is(b, C_TCHAR))
-				st = CH_TR_NAME;
-			else
-				st = CH_ERROR; /* obs-fold, bare LF, empty name ... */
-			break;
-		case CH_TR_NAME:
-			if (b == ':')
-				st = CH_TR_VALUE;
-			else if (!is(b, C_TCHAR))
-				st = CH_ERROR;
-			break;
-		case CH_TR_VALUE:
-			if (b == '\r')
-				st = CH_TR_LF;
-			else if (!is(b, C_FVAL))
-				st = CH_ERROR;
-			break;
-		case CH_TR_LF:
-			st = b == '\n' ? CH_TR_LINE : CH_ERROR;
-			break;
-		case CH_END_LF:
-			if (b != '\n') {
-				st = CH_ERROR;
-				break;
-			}
-			st = CH_DONE;
-			c->done = true;
-			break;
+			st = chunk_tail_step(c, st, s[i]);
 		}
 		if (st == CH_ERROR)
 			break;
