@@ -7,26 +7,23 @@
  * int64 day count we can meet. */
 #include "cond.h"
 
+#include "chars.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SECS_PER_DAY 86400
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* Field values should arrive trimmed, but trimming twice costs nothing and
  * keeps these functions safe to call on raw slices. */
 static void trim_ows(const char **v, size_t *n)
 {
-	while (*n > 0 && is_ows((*v)[0])) {
+	while (*n > 0 && ch_is_ows((*v)[0])) {
 		(*v)++;
 		(*n)--;
 	}
-	while (*n > 0 && is_ows((*v)[*n - 1]))
+	while (*n > 0 && ch_is_ows((*v)[*n - 1]))
 		(*n)--;
 }
 
@@ -115,7 +112,7 @@ bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, boo
 	 * (§5.6.1.2). The whole list is checked even after a match, because
 	 * a malformed list must match nothing. */
 	for (;;) {
-		while (i < n && is_ows(v[i]))
+		while (i < n && ch_is_ows(v[i]))
 			i++;
 		if (i >= n)
 			break;
@@ -127,7 +124,7 @@ bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, boo
 			return false;
 		if (etag_eq(&t, &mine, strong))
 			matched = true;
-		while (i < n && is_ows(v[i]))
+		while (i < n && ch_is_ows(v[i]))
 			i++;
 		if (i < n && v[i] != ',')
 			return false;

@@ -5,6 +5,8 @@
  * where a request ends (request smuggling). */
 #include "http_parse.h"
 
+#include "chars.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -49,26 +51,6 @@ static inline bool is(unsigned char c, unsigned char klass)
 	return (cls[c] & klass) != 0;
 }
 
-static inline bool is_ows(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static inline bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static inline unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static inline unsigned hex_value(unsigned char c)
-{
-	return is_digit(c) ? (unsigned)(c - '0') : (unsigned)(lower(c) - 'a' + 10);
-}
-
 /* ASCII-only on purpose: the locale must not change how a field name or a
  * transfer coding is recognised. */
 static bool ieq(const unsigned char *p, size_t n, const char *lit, size_t litn)
@@ -78,7 +60,7 @@ static bool ieq(const unsigned char *p, size_t n, const char *lit, size_t litn)
 	if (n != litn)
 		return false;
 	for (i = 0; i < n; i++)
-		if (lower(p[i]) != lower((unsigned char)lit[i]))
+		if (ch_lower(p[i]) != ch_lower((unsigned char)lit[i]))
 			return false;
 	return true;
 }
@@ -107,7 +89,7 @@ static bool ipv4_valid(const unsigned char *p, size_t n)
 				return false;
 			d0 = ++i;
 		}
-		while (i < n && is_digit(p[i]) && i - d0 < 3)
+		while (i < n && ch_is_digit(p[i]) && i - d0 < 3)
 			v = v * 10 + (p[i++] - '0');
 		if (i == d0 || v > 255 || (i - d0 > 1 && p[d0] == '0'))
 			return false;
@@ -165,7 +147,7 @@ static bool ipvfuture_valid(const unsigned char *p, size_t n)
 {
 	size_t i = 1;
 
-	if (n < 4 || lower(p[0]) != 'v')
+	if (n < 4 || ch_lower(p[0]) != 'v')
 		return false;
 	while (i < n && is(p[i], C_HEX))
 		i++;
@@ -215,7 +197,7 @@ static bool host_port_valid(const unsigned char *p, size_t n)
 		return false;
 	/* port = *DIGIT: "host:" is allowed by the grammar. */
 	for (i++; i < n; i++)
-		if (!is_digit(p[i]))
+		if (!ch_is_digit(p[i]))
 			return false;
 	return true;
 }
@@ -274,7 +256,7 @@ static COLD int version_error(struct http_request *req, size_t k, unsigned char 
 		return fail(req, 400, "bare LF in request line");
 	if (k == 9)
 		return fail(req, 400, "bare CR in request line");
-	if (k == 8 && is_ows(c))
+	if (k == 8 && ch_is_ows(c))
 		return fail(req, 400, "trailing whitespace in request line");
 	return fail(req, 400, "malformed HTTP version");
 }
@@ -359,7 +341,7 @@ static int split_target(struct http_request *req, size_t q)
 /* The byte that ended a field name was not a colon, or the name was empty. */
 static COLD int field_name_error(struct http_request *req, unsigned char c)
 {
-	if (is_ows(c))
+	if (ch_is_ows(c))
 		return fail(req, 400, "whitespace before colon");
 	if (c == '\r' || c == '\n')
 		return fail(req, 400, "field line without colon");
@@ -453,7 +435,7 @@ static int parse_version(const unsigned char *s, size_t v0, size_t lim, struct h
 		if (k < 5)
 			ok = c == (unsigned char)"HTTP/"[k];
 		else if (k == 5 || k == 7)
-			ok = is_digit(c);
+			ok = ch_is_digit(c);
 		else if (k == 6)
 			ok = c == '.';
 		else if (k == 8)
@@ -493,7 +475,7 @@ static int parse_fields(const char *buf, size_t i, size_t lim, struct http_reque
 				return fail(req, 400, "bare CR in field");
 			return (int)(i + 2);
 		}
-		if (is_ows(c)) {
+		if (ch_is_ows(c)) {
 			/* RFC 9112 §2.2 and §5.2: both must be rejected by a
 			 * server that does not want to be smuggled through. */
 			if (req->nheaders == 0)
@@ -517,7 +499,7 @@ static int parse_fields(const char *buf, size_t i, size_t lim, struct http_reque
 		h->name.n = i - n0;
 
 		i++;
-		while (i < lim && is_ows(s[i]))
+		while (i < lim && ch_is_ows(s[i]))
 			i++;
 		val = i;
 		i = scan_value(s, i, lim);
@@ -532,7 +514,7 @@ static int parse_fields(const char *buf, size_t i, size_t lim, struct http_reque
 			return need_more(req, lim, true);
 		if (s[i + 1] != '\n')
 			return fail(req, 400, "bare CR in field");
-		for (e = i; e > val && is_ows(s[e - 1]); e--)
+		for (e = i; e > val && ch_is_ows(s[e - 1]); e--)
 			;
 		h->value.p = buf + val;
 		h->value.n = e - val;
@@ -597,7 +579,7 @@ static bool parse_length(struct hp_slice v, uint64_t *out)
 	for (i = 0; i < v.n; i++) {
 		unsigned char c = (unsigned char)v.p[i];
 
-		if (!is_digit(c))
+		if (!ch_is_digit(c))
 			return false;
 		x = x * 10 + (c - '0');
 	}
@@ -615,7 +597,7 @@ struct te_list {
 
 static size_t skip_ows(const unsigned char *p, size_t i, size_t n)
 {
-	while (i < n && is_ows(p[i]))
+	while (i < n && ch_is_ows(p[i]))
 		i++;
 	return i;
 }
@@ -719,7 +701,7 @@ static bool next_member(const unsigned char *p, size_t n, size_t *i, size_t *e0,
 	*e0 = j;
 	while (j < n && p[j] != ',')
 		j++;
-	for (*e1 = j; *e1 > *e0 && is_ows(p[*e1 - 1]); (*e1)--)
+	for (*e1 = j; *e1 > *e0 && ch_is_ows(p[*e1 - 1]); (*e1)--)
 		;
 	*i = j + 1;
 	return true;
@@ -978,7 +960,7 @@ static int ext_next(unsigned char b)
 		return CH_EXT_NAME0;
 	if (b == '\r')
 		return CH_SIZE_LF;
-	if (is_ows(b))
+	if (ch_is_ows(b))
 		return CH_EXT_WS;
 	return CH_ERROR;
 }
@@ -991,7 +973,7 @@ static int chunk_line_step(struct hp_chunked *c, int st, unsigned char b)
 	case CH_SIZE0:
 		if (!is(b, C_HEX))
 			return CH_ERROR;
-		c->left = hex_value(b);
+		c->left = (unsigned)ch_hex_value(b);
 		return CH_SIZE;
 	case CH_SIZE:
 		if (is(b, C_HEX)) {
@@ -1000,16 +982,16 @@ static int chunk_line_step(struct hp_chunked *c, int st, unsigned char b)
 			 * Sizes past --max-upload are the caller's to refuse. */
 			if (c->left > (CHUNK_SIZE_MAX >> 4))
 				return CH_ERROR;
-			c->left = (c->left << 4) | hex_value(b);
+			c->left = (c->left << 4) | (unsigned)ch_hex_value(b);
 			return CH_SIZE;
 		}
 		return ext_next(b);
 	case CH_EXT_WS:
-		if (!is_ows(b))
+		if (!ch_is_ows(b))
 			st = b == ';' ? CH_EXT_NAME0 : CH_ERROR;
 		return st;
 	case CH_EXT_NAME0:
-		if (!is_ows(b))
+		if (!ch_is_ows(b))
 			st = is(b, C_TCHAR) ? CH_EXT_NAME : CH_ERROR;
 		return st;
 	case CH_EXT_NAME:
@@ -1017,7 +999,7 @@ static int chunk_line_step(struct hp_chunked *c, int st, unsigned char b)
 			return st;
 		if (b == '=')
 			return CH_EXT_VAL0;
-		if (is_ows(b))
+		if (ch_is_ows(b))
 			return CH_EXT_NAME_WS;
 		return ext_next(b);
 	case CH_EXT_NAME_WS:
@@ -1025,13 +1007,13 @@ static int chunk_line_step(struct hp_chunked *c, int st, unsigned char b)
 			return CH_EXT_VAL0;
 		if (b == ';')
 			return CH_EXT_NAME0;
-		return is_ows(b) ? st : CH_ERROR;
+		return ch_is_ows(b) ? st : CH_ERROR;
 	case CH_EXT_VAL0:
 		if (is(b, C_TCHAR))
 			return CH_EXT_TOKEN;
 		if (b == '"')
 			return CH_EXT_QSTR;
-		return is_ows(b) ? st : CH_ERROR;
+		return ch_is_ows(b) ? st : CH_ERROR;
 	case CH_EXT_TOKEN:
 		return is(b, C_TCHAR) ? st : ext_next(b);
 	case CH_EXT_QSTR:

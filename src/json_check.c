@@ -9,6 +9,8 @@
  * test and the fuzz harness check. */
 #include "json_check.h"
 
+#include "chars.h"
+
 #include <string.h>
 
 enum {
@@ -89,22 +91,12 @@ static inline int is_ws(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline int is_digit(uint8_t c)
-{
-	return (unsigned)(c - '0') < 10;
-}
-
-static inline int is_hex(uint8_t c)
-{
-	return is_digit(c) || (unsigned)((c | 0x20) - 'a') < 6;
-}
-
 /* Bytes that cannot follow a complete number in valid JSON but look like
  * they belong to it: "01", "1.2.3", "1e5e5", "1-2" are bad numbers rather
  * than "unexpected character". */
 static inline int is_numchar(uint8_t c)
 {
-	return is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
+	return ch_is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
 	       c == '-';
 }
 
@@ -252,11 +244,11 @@ minus:
 		p++;
 		goto zero;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 integer:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_INT;
@@ -283,11 +275,11 @@ dot:
 		st = ST_DOT;
 		goto out;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 fraction:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_FRAC;
@@ -305,7 +297,7 @@ exponent:
 	}
 	if (*p == '+' || *p == '-')
 		p++;
-	else if (!is_digit(*p))
+	else if (!ch_is_digit(*p))
 		goto bad;
 	else
 		goto exp_digits;
@@ -314,11 +306,11 @@ exp_sign:
 		st = ST_EXP_SIGN;
 		goto out;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 exp_digits:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_EXP_DIGITS;
@@ -562,7 +554,7 @@ static int scan_escape(int st, struct cursor *cur)
 	case ST_U1:
 		if ((c | 0x20) == 'd')
 			st = ST_U2D;
-		else if (is_hex(c))
+		else if (ch_is_hex(c))
 			st = ST_U2;
 		else
 			goto bad_escape;
@@ -574,7 +566,7 @@ static int scan_escape(int st, struct cursor *cur)
 			st = ST_U3;
 		else if (c == '8' || c == '9' || (unsigned)((c | 0x20) - 'a') < 2)
 			st = ST_U3H;
-		else if (is_hex(c))
+		else if (ch_is_hex(c))
 			goto unpaired;
 		else
 			goto bad_escape;
@@ -592,7 +584,7 @@ static int scan_escape(int st, struct cursor *cur)
 	case ST_L1:
 		if ((c | 0x20) == 'd')
 			st = ST_L2;
-		else if (is_hex(c))
+		else if (ch_is_hex(c))
 			goto unpaired;
 		else
 			goto bad_escape;
@@ -600,13 +592,13 @@ static int scan_escape(int st, struct cursor *cur)
 	case ST_L2:
 		if ((unsigned)((c | 0x20) - 'c') < 4)
 			st = ST_L3;
-		else if (is_hex(c))
+		else if (ch_is_hex(c))
 			goto unpaired;
 		else
 			goto bad_escape;
 		break;
 	default: /* ST_U2, ST_U3, ST_U4, ST_U3H, ST_U4H, ST_L3, ST_L4 */
-		if (!is_hex(c))
+		if (!ch_is_hex(c))
 			goto bad_escape;
 		st = st == ST_U4 || st == ST_L4 ? ST_STR : st + 1;
 		break;
