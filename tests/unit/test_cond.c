@@ -4,8 +4,6 @@
 #include "test.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* test.h's ASSERT_STR checks its pointer for NULL, which gcc -Waddress
  * flags when the pointer is an array: go through a pointer variable. */
@@ -14,41 +12,6 @@
 		const char *buf_ = (buf);                                     \
 		ASSERT_STR(line, buf_, n, want);                              \
 	} while (0)
-
-#define GUARD_ROOM 4096
-static char *guard_base;
-static long page;
-
-/* Each slot ends at its own guard page, so two inputs can be live at once
- * (a list and the etag it is matched against). */
-static const char *guarded_at(int slot, const char *s, size_t n)
-{
-	char *end = guard_base + (size_t)(slot + 1) * (GUARD_ROOM + (size_t)page) - (size_t)page;
-
-	if (s == NULL)
-		return NULL;
-	if (n > GUARD_ROOM)
-		abort();
-	memcpy(end - n, s, n);
-	return end - n;
-}
-
-static const char *guarded(const char *s, size_t n)
-{
-	return guarded_at(0, s, n);
-}
-
-static void guard_init(void)
-{
-	size_t slot = GUARD_ROOM + (size_t)(page = sysconf(_SC_PAGESIZE));
-
-	guard_base = mmap(NULL, 2 * slot, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_base == MAP_FAILED ||
-	    mprotect(guard_base + GUARD_ROOM, (size_t)page, PROT_NONE) ||
-	    mprotect(guard_base + slot + GUARD_ROOM, (size_t)page, PROT_NONE))
-		exit(2);
-}
 
 /* 06 Nov 1994 08:49:37 GMT, the RFC's example, and its neighbours. */
 #define T94 784111777
@@ -187,8 +150,8 @@ static void test_etag_list_match(void)
 	for (size_t k = 0; k < sizeof(match_cases) / sizeof(match_cases[0]); k++) {
 		const struct match_case *c = &match_cases[k];
 		size_t ln = strlen(c->list), en = strlen(c->etag);
-		bool got = etag_list_match(guarded_at(0, c->list, ln), ln,
-					   guarded_at(1, c->etag, en), en, c->strong);
+		bool got = etag_list_match(test_guard_at(0, c->list, ln), ln,
+					   test_guard_at(1, c->etag, en), en, c->strong);
 
 		ASSERT_EQ(c->line, got, c->want);
 	}
@@ -297,7 +260,7 @@ static void test_date_parse(void)
 		const struct date_case *c = &date_cases[k];
 		size_t n = strlen(c->v);
 		time_t t = 12345;
-		int rc = http_date_parse(guarded(c->v, n), n, &t);
+		int rc = http_date_parse(test_guarded(c->v, n), n, &t);
 
 		ASSERT_EQ(c->line, rc, c->want);
 		if (c->want == 0)
@@ -311,7 +274,7 @@ static void test_date_parse(void)
 		for (size_t n = 0; n < strlen(full[k]); n++) {
 			time_t t;
 
-			ASSERT_EQ(__LINE__, http_date_parse(guarded(full[k], n), n, &t), -1);
+			ASSERT_EQ(__LINE__, http_date_parse(test_guarded(full[k], n), n, &t), -1);
 		}
 	}
 
@@ -320,7 +283,7 @@ static void test_date_parse(void)
 		static const char nul[] = "Sun, 06 Nov 1994 08:49:37\0GMT";
 		time_t t;
 
-		ASSERT_EQ(__LINE__, http_date_parse(guarded(nul, sizeof(nul) - 1),
+		ASSERT_EQ(__LINE__, http_date_parse(test_guarded(nul, sizeof(nul) - 1),
 						    sizeof(nul) - 1, &t), -1);
 	}
 	ASSERT_EQ(__LINE__, http_date_parse(NULL, 0, &(time_t){ 0 }), -1);
@@ -353,7 +316,7 @@ static void test_date_two_digit_year(void)
 		gmtime_r(&want, &w);
 		n = snprintf(buf, sizeof(buf), "%s, 01-Jul-%02d 00:00:00 GMT",
 			     wday[w.tm_wday], ((y % 100) + 100) % 100);
-		ASSERT_EQ(__LINE__, http_date_parse(guarded(buf, (size_t)n), (size_t)n, &t), 0);
+		ASSERT_EQ(__LINE__, http_date_parse(test_guarded(buf, (size_t)n), (size_t)n, &t), 0);
 		ASSERT_EQ(__LINE__, t, want);
 	}
 }
@@ -601,8 +564,8 @@ static void test_if_range(void)
 		const struct if_range_case *c = &if_range_cases[k];
 		size_t n = strlen(c->v), en = strlen(c->etag);
 
-		ASSERT_EQ(c->line, cond_if_range(guarded_at(0, c->v, n), n,
-						 guarded_at(1, c->etag, en), en, T94, T94 + 60),
+		ASSERT_EQ(c->line, cond_if_range(test_guard_at(0, c->v, n), n,
+						 test_guard_at(1, c->etag, en), en, T94, T94 + 60),
 			  c->want);
 	}
 	ASSERT_EQ(__LINE__, cond_if_range(NULL, 0, ET, 4, T94, T94 + 60), false);
@@ -619,7 +582,6 @@ static void test_if_range(void)
 
 int main(void)
 {
-	guard_init();
 	test_etag_make();
 	test_etag_list_match();
 	test_date_parse();

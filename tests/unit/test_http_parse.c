@@ -2,50 +2,17 @@
  * (framing and smuggling vectors), limits, and the chunked decoder. Every
  * input ends exactly at a PROT_NONE page, so reading past len crashes. */
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "http_parse.h"
 #include "test.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define ALL 0 /* want: the whole input is one complete head */
-#define G(lit) guarded(lit, sizeof(lit) - 1), sizeof(lit) - 1 /* a literal on the guard page */
-
-/* ---- Guard page ---- */
-
-#define GUARD_DATA (64 * 1024) /* room before the guard: the largest input */
-
-static char *guard_end; /* first byte of the PROT_NONE page */
-
-static void guard_init(void)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t data = (GUARD_DATA + page - 1) / page * page;
-	char *m = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED || mprotect(m + data, page, PROT_NONE) != 0) {
-		perror("guard page");
-		exit(2);
-	}
-	guard_end = m + data;
-}
-
-/* Copies in[0..n) so that it ends exactly at the guard page. */
-static const char *guarded(const char *in, size_t n)
-{
-	if (n > GUARD_DATA) {
-		fprintf(stderr, "input of %zu bytes too large for the guard area\n", n);
-		exit(2);
-	}
-	memmove(guard_end - n, in, n);
-	return guard_end - n;
-}
+#define G(lit) test_guarded(lit, sizeof(lit) - 1), sizeof(lit) - 1 /* a literal on the guard page */
 
 static int parse(const char *in, size_t n, struct http_request *req)
 {
-	return hp_parse_request(guarded(in, n), n, req);
+	return hp_parse_request(test_guarded(in, n), n, req);
 }
 
 /* ---- hp_parse_request: whole heads ---- */
@@ -406,7 +373,7 @@ static void test_slices(void)
 	for (k = 0; k < sizeof(slice_cases) / sizeof(slice_cases[0]); k++) {
 		const struct slice_case *tc = &slice_cases[k];
 		struct http_request req;
-		const char *buf = guarded(tc->in, tc->n);
+		const char *buf = test_guarded(tc->in, tc->n);
 		int r = hp_parse_request(buf, tc->n, &req);
 		size_t i;
 
@@ -972,7 +939,7 @@ static int feed(const char *in, size_t n, size_t cut, size_t step, char *out,
 		if (end > n)
 			end = n;
 		pn = end - off;
-		piece = guarded(in + off, pn);
+		piece = test_guarded(in + off, pn);
 		while (at < pn && !c.done) {
 			struct hp_slice d;
 			size_t used1;
@@ -1256,7 +1223,6 @@ static void test_chunked_limits(void)
 
 int main(void)
 {
-	guard_init();
 	test_parse_cases();
 	test_reasons();
 	test_slices();
