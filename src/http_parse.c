@@ -722,21 +722,26 @@ static void connection_parse(struct hp_slice v, bool *close, bool *keep)
 	}
 }
 
-/* #expectation: every non-empty member must be 100-continue. Returns false
- * when another expectation is present. */
+/* #expectation: every non-empty member must be 100-continue. The whole
+ * list is read, so *cont is set whenever 100-continue is a member, even
+ * after or before one we do not know ("foo, 100-continue"): the caller then
+ * knows that a client may be waiting before it sends the body. Returns
+ * false when another expectation is present (417). */
 static bool expect_parse(struct hp_slice v, bool *cont)
 {
 	const unsigned char *p = (const unsigned char *)v.p;
 	size_t i = 0, e0, e1;
+	bool ok = true;
 
 	while (next_member(p, v.n, &i, &e0, &e1)) {
 		if (e1 == e0)
 			continue;
-		if (!ieq(p + e0, e1 - e0, "100-continue", 12))
-			return false;
-		*cont = true;
+		if (ieq(p + e0, e1 - e0, "100-continue", 12))
+			*cont = true;
+		else
+			ok = false;
 	}
-	return true;
+	return ok;
 }
 
 static void first(struct hp_slice *dst, const struct hp_header *h)

@@ -58,7 +58,8 @@ struct hp_info {
 	uint64_t length;           /* its value */
 	bool chunked;              /* Transfer-Encoding: chunked */
 	bool keep_alive;           /* version default adjusted by Connection */
-	bool expect_continue;      /* Expect: 100-continue */
+	bool expect_continue;      /* 100-continue is a member of the Expect list
+	                            * (HTTP/1.1), also when the answer is 417 */
 	struct hp_slice content_type, authorization, user_agent, referer;
 	struct hp_slice if_match, if_none_match, if_modified_since,
 		if_unmodified_since, if_range, range, accept_encoding;
@@ -75,7 +76,8 @@ struct hp_info {
  * text: 400 (no Host in 1.1, several Host, bad Host syntax, CL with TE,
  * different CL values, CL not all digits or overflowing, bad TE list, TE in
  * HTTP/1.0), 501 (a well-formed TE list ending in chunked with another
- * coding), 417 (an expectation other than 100-continue). Repeated
+ * coding), 417 (an expectation other than 100-continue; the whole list is
+ * read first, so info is complete, expect_continue included). Repeated
  * Range, If-Range, If-Modified-Since and If-Unmodified-Since are dropped
  * (invalid, so ignored); for other repeated singletons the first wins. */
 int hp_analyze(const struct http_request *req, struct hp_info *info, const char **reason);

@@ -583,6 +583,8 @@ struct analyze_case {
 #define POST10 "POST / HTTP/1.0\r\n"
 #define A_OK(lit, hl, l, ch, ka, ex, host) { __LINE__, S(lit), 0, hl, l, ch, ka, ex, host }
 #define A_ERR(lit, st) { __LINE__, S(lit), st, -1, 0, 0, 0, 0, NULL }
+/* 417, and whether info.expect_continue was still set. */
+#define A_417(lit, ex) { __LINE__, S(lit), 417, -1, 0, 0, 0, ex, NULL }
 
 static const struct analyze_case analyze_cases[] = {
 	/* An empty Host is valid (RFC 9112 3.2); the server then refuses the
@@ -738,10 +740,26 @@ static const struct analyze_case analyze_cases[] = {
 	A_OK(POST11 "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
 	A_OK(POST11 "Content-Length: 1\r\nexpect: 100-Continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
 	A_OK(POST10 "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 0, 0, NULL),
-	A_ERR(POST11 "Expect: 100-continue, foo\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: foo\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: 100-continue;a=b\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: 200-ok\r\n\r\n", 417),
+	A_417(POST11 "Expect: foo\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continue;a=b\r\n\r\n", 0),
+	A_417(POST11 "Expect: 200-ok\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continuex\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continue foo\r\n\r\n", 0),
+	A_417(POST11 "Expect: foo, bar\r\n\r\n", 0),
+	/* Expect is a list: every member is read, so a 100-continue is seen
+	 * wherever it stands, and any unknown member still earns 417. */
+	A_417(POST11 "Expect: 100-continue, foo\r\n\r\n", 1),
+	A_417(POST11 "Expect: foo, 100-continue\r\n\r\n", 1),
+	A_417(POST11 "Expect: FOO ,\t100-CONTINUE\r\n\r\n", 1),
+	A_417(POST11 "Expect: ,foo,,100-Continue,\r\n\r\n", 1),
+	A_417(POST11 "Expect: foo\r\nExpect: 100-continue\r\n\r\n", 1),
+	A_417(POST11 "Expect: 100-continue\r\nexpect: foo\r\n\r\n", 1),
+	A_417(POST10 "Expect: foo, 100-continue\r\n\r\n", 0), /* ignored in 1.0 */
+	A_OK(POST11 "Content-Length: 1\r\nExpect: , 100-continue ,,\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: 100-continue,100-CONTINUE\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: ,\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: , ,\t,\r\n\r\n", 1, 1, 0, 1, 0, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect:\r\n\r\n", 1, 1, 0, 1, 0, "h"),
 	/* Framing errors come before the expectation. */
 	A_ERR(POST11 "Expect: foo\r\nContent-Length: x\r\n\r\n", 400),
 	A_ERR(POST11 "Expect: foo\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
@@ -777,6 +795,8 @@ static void test_analyze(void)
 			continue;
 		st = hp_analyze(&req, &info, &reason);
 		ASSERT_EQ(tc->line, st, tc->status);
+		if (st == 417)
+			ASSERT_EQ(tc->line, info.expect_continue, tc->expect);
 		if (st != 0) {
 			ASSERT_TRUE(tc->line, reason != NULL && reason[0] != '\0');
 			continue;
