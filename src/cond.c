@@ -92,25 +92,16 @@ size_t etag_make(char *buf, uint64_t ino, uint64_t size, int64_t mtime_ns, char 
 	return (size_t)len;
 }
 
-bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, bool strong)
+/* Scans one list v[0..n) of entity-tags, empty elements and OWS around
+ * commas allowed (§5.6.1.2). Returns 1 when an element matches mine, 0
+ * when none does, -1 when the list is malformed. The whole list is checked
+ * even after a match, because a malformed list must match nothing. */
+static int etag_scan(const char *v, size_t n, const struct etag *mine, bool strong)
 {
-	struct etag mine, t;
-	bool matched = false;
+	struct etag t;
+	int matched = 0;
 	size_t i = 0;
 
-	if (v == NULL)
-		return false;
-	trim_ows(&v, &n);
-	/* "*" stands alone; inside a list it is a syntax error. We only get
-	 * here for a file that exists, so "*" always matches. */
-	if (n == 1 && v[0] == '*')
-		return true;
-	if (!parse_one_etag(etag, elen, &mine))
-		return false;
-
-	/* #entity-tag: empty elements and OWS around commas are allowed
-	 * (§5.6.1.2). The whole list is checked even after a match, because
-	 * a malformed list must match nothing. */
 	for (;;) {
 		while (i < n && ch_is_ows(v[i]))
 			i++;
@@ -121,13 +112,53 @@ bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, boo
 			continue;
 		}
 		if (!read_etag(v, n, &i, &t))
-			return false;
-		if (etag_eq(&t, &mine, strong))
-			matched = true;
+			return -1;
+		if (etag_eq(&t, mine, strong))
+			matched = 1;
 		while (i < n && ch_is_ows(v[i]))
 			i++;
 		if (i < n && v[i] != ',')
+			return -1;
+	}
+	return matched;
+}
+
+bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, bool strong)
+{
+	struct etag mine;
+
+	if (v == NULL)
+		return false;
+	trim_ows(&v, &n);
+	/* "*" stands alone; inside a list it is a syntax error. We only get
+	 * here for a file that exists, so "*" always matches. */
+	if (n == 1 && v[0] == '*')
+		return true;
+	if (!parse_one_etag(etag, elen, &mine))
+		return false;
+	return etag_scan(v, n, &mine, strong) == 1;
+}
+
+bool etag_lines_match(const struct hp_slice *lines, size_t nlines, const char *etag,
+		      size_t elen, bool strong)
+{
+	struct etag mine;
+	bool matched = false;
+
+	/* One line is the plain case, "*" included. On several lines "*"
+	 * cannot stand alone: the joined list "*, ..." is malformed, which
+	 * etag_scan finds, as '*' cannot start an entity-tag. An element
+	 * cannot span two lines either: the join puts ", " between them. */
+	if (nlines == 1)
+		return etag_list_match(lines[0].p, lines[0].n, etag, elen, strong);
+	if (nlines == 0 || !parse_one_etag(etag, elen, &mine))
+		return false;
+	for (size_t k = 0; k < nlines; k++) {
+		int r = etag_scan(lines[k].p, lines[k].n, &mine, strong);
+
+		if (r < 0)
 			return false;
+		matched |= r == 1;
 	}
 	return matched;
 }
@@ -411,7 +442,11 @@ enum cond_result cond_evaluate(const struct cond_input *in)
 
 	/* 1, 2: If-Match (strong), else If-Unmodified-Since. An invalid
 	 * date is ignored (§13.1.4). */
-	if (in->if_match != NULL) {
+	if (in->if_match_lines != NULL) {
+		if (!etag_lines_match(in->if_match_lines, in->if_match_nlines, in->etag,
+				      in->etag_n, true))
+			return COND_FAILED;
+	} else if (in->if_match != NULL) {
 		if (!etag_list_match(in->if_match, in->if_match_n, in->etag,
 				     in->etag_n, true))
 			return COND_FAILED;
@@ -426,9 +461,14 @@ enum cond_result cond_evaluate(const struct cond_input *in)
 	 * only. A date later than our clock is not one we could have sent
 	 * as Last-Modified, so it is treated as invalid (RFC 2616 §14.25);
 	 * otherwise a client with a fast clock would freeze its cache. */
-	if (in->if_none_match != NULL) {
-		if (etag_list_match(in->if_none_match, in->if_none_match_n,
-				    in->etag, in->etag_n, false))
+	if (in->if_none_match_lines != NULL || in->if_none_match != NULL) {
+		bool match = in->if_none_match_lines != NULL ?
+			etag_lines_match(in->if_none_match_lines, in->if_none_match_nlines,
+					 in->etag, in->etag_n, false) :
+			etag_list_match(in->if_none_match, in->if_none_match_n,
+					in->etag, in->etag_n, false);
+
+		if (match)
 			return in->get_or_head ? COND_NOT_MODIFIED : COND_FAILED;
 	} else if (in->get_or_head && in->if_modified_since != NULL) {
 		if (http_date_parse(in->if_modified_since,

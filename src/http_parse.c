@@ -770,6 +770,20 @@ static void single(struct hp_slice *dst, bool *dup, const struct hp_header *h)
 		*dst = h->value;
 }
 
+size_t hp_field_lines(const struct http_request *req, const char *name, struct hp_slice *out,
+		      size_t cap)
+{
+	size_t len = strlen(name), found = 0;
+
+	for (size_t k = 0; k < req->nheaders && found < cap; k++) {
+		const struct hp_header *h = &req->headers[k];
+
+		if (ieq((const unsigned char *)h->name.p, h->name.n, name, len))
+			out[found++] = h->value;
+	}
+	return found;
+}
+
 size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap)
 {
 	size_t n = 0, len = strlen(name);

@@ -82,8 +82,17 @@ struct hp_info {
  * (invalid, so ignored); for other repeated singletons the first wins. */
 int hp_analyze(const struct http_request *req, struct hp_info *info, const char **reason);
 
+/* The values of every field line called name (case-insensitive), in the
+ * order sent, into out[0..cap): a list field sent on several lines is one
+ * list (RFC 9110 §5.3). Returns how many were stored; with cap ==
+ * HP_MAX_HEADERS none is ever left out, whatever their length. The slices
+ * point into the request's buffer, like req's own. */
+size_t hp_field_lines(const struct http_request *req, const char *name, struct hp_slice *out,
+		      size_t cap);
+
 /* Joins the values of every field called name (case-insensitive) with
- * ", " into out[0..cap). Returns the length, or 0 when it does not fit. */
+ * ", " into out[0..cap). Returns the length, or 0 when it does not fit.
+ * Kept for old callers: hp_field_lines() has no length cap. */
 size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap);
 
 /* Streaming decoder of a chunked body (RFC 9112 §7.1). */

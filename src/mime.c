@@ -198,14 +198,11 @@ static bool token_eq(const char *a, size_t an, const char *b)
 	return b[i] == '\0';
 }
 
-int mime_accept_q(const char *v, size_t n, const char *coding)
+/* The q-values one list v[0..n) gives: *exact for coding itself (or
+ * x-gzip for gzip), *star for "*"; each stays as it is when already set
+ * (>= 0), as the first entry for a coding wins. */
+static void accept_scan(const char *v, size_t n, const char *coding, int *exact, int *star)
 {
-	bool identity = token_eq(coding, strlen(coding), "identity");
-	int exact = -1, star = -1;
-
-	if (v == NULL)
-		return identity ? 1000 : 0;
-
 	size_t i = 0;
 
 	while (i < n) {
@@ -248,19 +245,48 @@ int mime_accept_q(const char *v, size_t n, const char *coding)
 		/* "x-gzip" is gzip (RFC 9110 8.4.1.3). */
 		if (token_eq(v + tok, tok_n, coding) ||
 		    (tok_n == 6 && token_eq(v + tok, tok_n, "x-gzip") && token_eq(coding, strlen(coding), "gzip"))) {
-			if (exact < 0)
-				exact = q; /* the first entry for a coding wins */
+			if (*exact < 0)
+				*exact = q; /* the first entry for a coding wins */
 		} else if (tok_n == 1 && v[tok] == '*') {
-			if (star < 0)
-				star = q;
+			if (*star < 0)
+				*star = q;
 		}
 next:
 		i = end + 1;
 	}
+}
 
+/* The answer once every list was scanned. */
+static int accept_result(bool identity, int exact, int star)
+{
 	if (exact >= 0)
 		return exact;
 	if (identity)
 		return star == 0 ? 0 : 1000;
 	return star >= 0 ? star : 0;
+}
+
+int mime_accept_q(const char *v, size_t n, const char *coding)
+{
+	bool identity = token_eq(coding, strlen(coding), "identity");
+	int exact = -1, star = -1;
+
+	if (v == NULL)
+		return identity ? 1000 : 0;
+	accept_scan(v, n, coding, &exact, &star);
+	return accept_result(identity, exact, star);
+}
+
+int mime_accept_q_lines(const struct hp_slice *lines, size_t nlines, const char *coding)
+{
+	bool identity = token_eq(coding, strlen(coding), "identity");
+	int exact = -1, star = -1;
+
+	/* An element ends at a ',' or at the end of its line, as it would
+	 * at the ", " a join puts between lines. */
+	if (nlines == 0)
+		return identity ? 1000 : 0;
+	for (size_t k = 0; k < nlines; k++)
+		accept_scan(lines[k].p, lines[k].n, coding, &exact, &star);
+	return accept_result(identity, exact, star);
 }

@@ -816,6 +816,51 @@ static void test_analyze(void)
  * except that a repeated Range is ignored. */
 /* List fields on several lines are flagged and joinable; repeated dates
  * and If-Range are dropped (RFC 9110 5.3, 13.1.3, 13.1.4). */
+/* hp_field_lines: every line of a name, in order, any case, whatever the
+ * length; cap bounds what is stored. */
+static void test_field_lines(void)
+{
+	static const char in[] =
+		"GET / HTTP/1.1\r\n"
+		"Host: h\r\n"
+		"If-None-Match: \"a\"\r\n"
+		"Accept-Encoding: br\r\n"
+		"if-none-match:\r\n"
+		"IF-NONE-MATCH:  W/\"b\" , \"c\"\t\r\n"
+		"If-None-Matches: \"no\"\r\n"
+		"\r\n";
+	struct http_request req;
+	struct hp_slice out[HP_MAX_HEADERS];
+	int r = parse(in, sizeof(in) - 1, &req);
+
+	ASSERT_EQ(__LINE__, r, (int)sizeof(in) - 1);
+	if (r <= 0)
+		return;
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "if-none-match", out, HP_MAX_HEADERS), 3);
+	check_slice(__LINE__, out[0], "\"a\"", "line 1");
+	check_slice(__LINE__, out[1], "", "line 2");
+	check_slice(__LINE__, out[2], "W/\"b\" , \"c\"", "line 3");
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "If-None-Match", out, 2), 2);
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "accept-encoding", out, HP_MAX_HEADERS), 1);
+	check_slice(__LINE__, out[0], "br", "accept-encoding");
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "if-match", out, HP_MAX_HEADERS), 0);
+
+	/* HP_MAX_HEADERS lines of one name: none is left out. */
+	static char many[HP_MAX_HEAD];
+	size_t n = (size_t)snprintf(many, sizeof(many), "GET / HTTP/1.1\r\n");
+
+	for (int k = 0; k < HP_MAX_HEADERS; k++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "Accept-Encoding: c%d\r\n", k);
+	n += (size_t)snprintf(many + n, sizeof(many) - n, "\r\n");
+	r = parse(many, n, &req);
+	ASSERT_EQ(__LINE__, r, (int)n);
+	if (r <= 0)
+		return;
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "accept-encoding", out, HP_MAX_HEADERS),
+		  HP_MAX_HEADERS);
+	check_slice(__LINE__, out[HP_MAX_HEADERS - 1], "c99", "last line");
+}
+
 static void test_analyze_repeats(void)
 {
 	static const char in[] =
@@ -1251,6 +1296,7 @@ int main(void)
 	test_analyze();
 	test_analyze_slices();
 	test_analyze_repeats();
+	test_field_lines();
 	test_slice_ieq();
 	test_chunked_ok();
 	test_chunked_bad();
