@@ -178,7 +178,7 @@ static int parse_q(const char *s, size_t n)
 	if (s[1] != '.' || n > 5)
 		return -1;
 	for (size_t i = 2; i < n; i++, scale /= 10) {
-		if (s[i] < '0' || s[i] > '9')
+		if (!ch_is_digit((unsigned char)s[i]))
 			return -1;
 		q += (s[i] - '0') * scale;
 	}
@@ -227,7 +227,7 @@ static void accept_scan(const char *v, size_t n, const char *coding, int *exact,
 			i++;
 			while (i < end && ch_is_ows(v[i]))
 				i++;
-			if (end - i < 2 || (v[i] | 0x20) != 'q' || v[i + 1] != '=')
+			if (end - i < 2 || ch_lower((unsigned char)v[i]) != 'q' || v[i + 1] != '=')
 				goto next;
 			qs = i += 2;
 			while (i < end && !ch_is_ows(v[i]))
