@@ -333,40 +333,37 @@ void jc_init(struct json_check *jc)
 }
 
 /* The scanners below each handle one group of states. Each takes the
- * state and the cursor, consumes what it can, and returns the next state,
- * or SCAN_FAIL with cur->msg set and cur->p at the offending byte, or
- * SCAN_FAIL_AT0 when the error belongs at offset 0 (the BOM cases). */
+ * state and the position *pp in a slice that ends at end, consumes what it
+ * can, and returns the next state, or SCAN_FAIL with *msg set and *pp at
+ * the offending byte, or SCAN_FAIL_AT0 when the error belongs at offset 0
+ * (the BOM cases). Plain pointers rather than a cursor struct: they stay
+ * in registers once the scanners are inlined into jc_feed. */
 enum { SCAN_FAIL = -1, SCAN_FAIL_AT0 = -2 };
 
-struct cursor {
-	const uint8_t *p, *end;
-	const uint8_t *start; /* the slice's first byte */
-	const char *msg;
-};
-
-static inline int scan_fail(struct cursor *cur, const char *msg)
+static inline int scan_fail(const char **msg, const char *why)
 {
-	cur->msg = msg;
+	*msg = why;
 	return SCAN_FAIL;
 }
 
 /* ST_VALUE, ST_ARR_FIRST, ST_ARR_NEXT at byte c (not whitespace): the
  * start of a value. A number's first byte moves to its number state; the
  * rest of the number is read by the number case. */
-static int scan_value(struct json_check *jc, int st, struct cursor *cur)
+static int scan_value(struct json_check *jc, int st, const uint8_t **pp, const uint8_t *end,
+		      const uint8_t *start, const char **msg)
 {
-	uint8_t c = *cur->p;
+	uint8_t c = **pp;
 	int s;
 
 	if (st == ST_ARR_FIRST && c == ']') {
-		cur->p++;
+		(*pp)++;
 		return close_container(jc);
 	}
 	switch (c) {
 	case '[':
 	case '{':
 		if (jc->depth == JC_MAX_DEPTH)
-			return scan_fail(cur, "nesting too deep");
+			return scan_fail(msg, "nesting too deep");
 		push(jc, c == '{');
 		st = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
 		break;
@@ -388,9 +385,9 @@ static int scan_value(struct json_check *jc, int st, struct cursor *cur)
 	case 'n':
 		/* A literal whole in this slice needs no state. */
 		s = c == 'f' ? 5 : 4;
-		if (cur->end - cur->p >= s &&
-		    word4_is(cur->p + s - 4, c == 't' ? "true" : c == 'f' ? "alse" : "null")) {
-			cur->p += s;
+		if (end - *pp >= s &&
+		    word4_is(*pp + s - 4, c == 't' ? "true" : c == 'f' ? "alse" : "null")) {
+			*pp += s;
 			return after_value(jc);
 		}
 		jc->lit = c == 't' ? LIT_TRUE : c == 'f' ? LIT_FALSE : LIT_NULL;
@@ -399,30 +396,30 @@ static int scan_value(struct json_check *jc, int st, struct cursor *cur)
 	case 0xEF:
 		/* Decide between "BOM" and plain garbage later; the offset
 		 * is 0 either way. */
-		if (cur->p == cur->start && jc->offset == 0) {
+		if (*pp == start && jc->offset == 0) {
 			st = ST_BOM1;
 			break;
 		}
-		return scan_fail(cur, "unexpected character");
+		return scan_fail(msg, "unexpected character");
 	case '+':
 	case '.':
-		return scan_fail(cur, "invalid number");
+		return scan_fail(msg, "invalid number");
 	case ']':
 		if (st == ST_ARR_NEXT)
-			return scan_fail(cur, "trailing comma");
-		return scan_fail(cur, "unexpected character");
+			return scan_fail(msg, "trailing comma");
+		return scan_fail(msg, "unexpected character");
 	default:
-		return scan_fail(cur, "unexpected character");
+		return scan_fail(msg, "unexpected character");
 	}
-	cur->p++;
+	(*pp)++;
 	return st;
 }
 
 /* The punctuation states between values (not whitespace): ST_ARR_AFTER,
  * ST_OBJ_FIRST, ST_OBJ_KEY, ST_COLON, ST_OBJ_AFTER, ST_END. */
-static int scan_punct(struct json_check *jc, int st, struct cursor *cur)
+static int scan_punct(struct json_check *jc, int st, const uint8_t **pp, const char **msg)
 {
-	uint8_t c = *cur->p;
+	uint8_t c = **pp;
 
 	switch (st) {
 	case ST_ARR_AFTER:
@@ -431,7 +428,7 @@ static int scan_punct(struct json_check *jc, int st, struct cursor *cur)
 		else if (c == ']')
 			st = close_container(jc);
 		else
-			return scan_fail(cur, "expected ',' or ']'");
+			return scan_fail(msg, "expected ',' or ']'");
 		break;
 	case ST_OBJ_FIRST:
 	case ST_OBJ_KEY:
@@ -441,14 +438,14 @@ static int scan_punct(struct json_check *jc, int st, struct cursor *cur)
 		} else if (c == '}' && st == ST_OBJ_FIRST) {
 			st = close_container(jc);
 		} else if (c == '}') {
-			return scan_fail(cur, "trailing comma");
+			return scan_fail(msg, "trailing comma");
 		} else {
-			return scan_fail(cur, "object key must be a string");
+			return scan_fail(msg, "object key must be a string");
 		}
 		break;
 	case ST_COLON:
 		if (c != ':')
-			return scan_fail(cur, "expected ':' after object key");
+			return scan_fail(msg, "expected ':' after object key");
 		st = ST_VALUE;
 		break;
 	case ST_OBJ_AFTER:
@@ -457,20 +454,21 @@ static int scan_punct(struct json_check *jc, int st, struct cursor *cur)
 		else if (c == '}')
 			st = close_container(jc);
 		else
-			return scan_fail(cur, "expected ',' or '}'");
+			return scan_fail(msg, "expected ',' or '}'");
 		break;
 	default: /* ST_END */
-		return scan_fail(cur, "trailing data after JSON text");
+		return scan_fail(msg, "trailing data after JSON text");
 	}
-	cur->p++;
+	(*pp)++;
 	return st;
 }
 
 /* ST_STR: stays here for a whole run of string bytes; only the slice's end
  * inside a UTF-8 sequence needs a state of its own. */
-static int scan_string(struct json_check *jc, struct cursor *cur)
+static int scan_string(struct json_check *jc, const uint8_t **pp, const uint8_t *end,
+		       const char **msg)
 {
-	const uint8_t *p = cur->p, *end = cur->end;
+	const uint8_t *p = *pp;
 	int st = ST_STR, s;
 	uint8_t c;
 
@@ -490,8 +488,8 @@ static int scan_string(struct json_check *jc, struct cursor *cur)
 			break;
 		}
 		if (c < 0x20) {
-			cur->p = p;
-			return scan_fail(cur, "control character in string");
+			*pp = p;
+			return scan_fail(msg, "control character in string");
 		}
 		/* Whole 2- and 3-byte sequences without special ranges, most
 		 * non-ASCII text, skip the states. */
@@ -510,7 +508,7 @@ static int scan_string(struct json_check *jc, struct cursor *cur)
 		p++;
 		while (s != ST_STR) {
 			if (p == end) {
-				cur->p = p;
+				*pp = p;
 				return s;
 			}
 			s = u8_next(s, *p);
@@ -519,17 +517,17 @@ static int scan_string(struct json_check *jc, struct cursor *cur)
 			p++;
 		}
 	}
-	cur->p = p;
+	*pp = p;
 	return st;
 bad_utf8:
-	cur->p = p;
-	return scan_fail(cur, "invalid UTF-8");
+	*pp = p;
+	return scan_fail(msg, "invalid UTF-8");
 }
 
 /* The escape states, ST_ESC through ST_L4: one byte each. */
-static int scan_escape(int st, struct cursor *cur)
+static int scan_escape(int st, const uint8_t **pp, const char **msg)
 {
-	uint8_t c = *cur->p;
+	uint8_t c = **pp;
 
 	switch (st) {
 	case ST_ESC:
@@ -603,47 +601,48 @@ static int scan_escape(int st, struct cursor *cur)
 		st = st == ST_U4 || st == ST_L4 ? ST_STR : st + 1;
 		break;
 	}
-	cur->p++;
+	(*pp)++;
 	return st;
 bad_escape:
-	return scan_fail(cur, "invalid escape");
+	return scan_fail(msg, "invalid escape");
 unpaired:
-	return scan_fail(cur, "unpaired surrogate");
+	return scan_fail(msg, "unpaired surrogate");
 }
 
 /* ST_LIT, ST_BOM1, ST_BOM2: one byte each. */
-static int scan_other(struct json_check *jc, int st, struct cursor *cur)
+static int scan_other(struct json_check *jc, int st, const uint8_t **pp, const char **msg)
 {
-	uint8_t c = *cur->p;
+	uint8_t c = **pp;
 
 	switch (st) {
 	case ST_LIT:
 		if (c != (uint8_t)lits[jc->lit])
-			return scan_fail(cur, "invalid literal");
-		cur->p++;
+			return scan_fail(msg, "invalid literal");
+		(*pp)++;
 		return lits[++jc->lit] == '\0' ? after_value(jc) : ST_LIT;
 	case ST_BOM1:
 		if (c != 0xBB)
 			break;
-		cur->p++;
+		(*pp)++;
 		return ST_BOM2;
 	case ST_BOM2:
 		if (c != 0xBF)
 			break;
-		cur->msg = "byte order mark not allowed";
+		*msg = "byte order mark not allowed";
 		return SCAN_FAIL_AT0;
 	default:
 		/* ST_FINISHED and ST_ERROR are handled by jc_feed. */
-		return scan_fail(cur, "internal error");
+		return scan_fail(msg, "internal error");
 	}
 	/* The EF at offset 0 was the first bad byte: nothing starts with it. */
-	cur->msg = "unexpected character";
+	*msg = "unexpected character";
 	return SCAN_FAIL_AT0;
 }
 
 int jc_feed(struct json_check *jc, const void *buf, size_t len)
 {
-	struct cursor cur = { .p = buf, .start = buf, .msg = NULL };
+	const uint8_t *start = buf, *p = buf, *end;
+	const char *msg = NULL;
 	uint64_t at;
 	int st = jc->state;
 
@@ -654,15 +653,15 @@ int jc_feed(struct json_check *jc, const void *buf, size_t len)
 	if (len == 0)
 		return JC_MORE;
 	if (st == ST_FINISHED) {
-		cur.msg = "data after end of input";
+		msg = "data after end of input";
 		st = SCAN_FAIL;
 		goto fail;
 	}
-	cur.end = cur.p + len;
-	while (cur.p < cur.end) {
+	end = p + len;
+	while (p < end) {
 		/* Whitespace between tokens, often whole indentation runs. */
-		if (st <= ST_END && is_ws(*cur.p)) {
-			while (++cur.p < cur.end && is_ws(*cur.p))
+		if (st <= ST_END && is_ws(*p)) {
+			while (++p < end && is_ws(*p))
 				;
 			continue;
 		}
@@ -670,7 +669,19 @@ int jc_feed(struct json_check *jc, const void *buf, size_t len)
 		case ST_VALUE:
 		case ST_ARR_FIRST:
 		case ST_ARR_NEXT:
-			st = scan_value(jc, st, &cur);
+			st = scan_value(jc, st, &p, end, start, &msg);
+			/* A number goes on at once: most of a numeric upload. */
+			if (st < ST_MINUS || st > ST_EXP_DIGITS)
+				break;
+			/* fallthrough */
+		case ST_MINUS ... ST_EXP_DIGITS:
+			st = scan_number(st, &p, end);
+			if (st == NUM_BAD)
+				st = scan_fail(&msg, "invalid number");
+			/* The byte after the number is read again as
+			 * structure. */
+			else if (st == NUM_END)
+				st = after_value(jc);
 			break;
 		case ST_ARR_AFTER:
 		case ST_OBJ_FIRST:
@@ -678,32 +689,23 @@ int jc_feed(struct json_check *jc, const void *buf, size_t len)
 		case ST_COLON:
 		case ST_OBJ_AFTER:
 		case ST_END:
-			st = scan_punct(jc, st, &cur);
+			st = scan_punct(jc, st, &p, &msg);
 			break;
 		case ST_STR:
-			st = scan_string(jc, &cur);
+			st = scan_string(jc, &p, end, &msg);
 			break;
 		case ST_ESC ... ST_L4:
-			st = scan_escape(st, &cur);
+			st = scan_escape(st, &p, &msg);
 			break;
 		case ST_U8_1 ... ST_U8_F4:
-			st = u8_next(st, *cur.p);
+			st = u8_next(st, *p);
 			if (st < 0)
-				st = scan_fail(&cur, "invalid UTF-8");
+				st = scan_fail(&msg, "invalid UTF-8");
 			else
-				cur.p++;
-			break;
-		case ST_MINUS ... ST_EXP_DIGITS:
-			st = scan_number(st, &cur.p, cur.end);
-			if (st == NUM_BAD)
-				st = scan_fail(&cur, "invalid number");
-			/* The byte after the number is read again as
-			 * structure. */
-			else if (st == NUM_END)
-				st = after_value(jc);
+				p++;
 			break;
 		default:
-			st = scan_other(jc, st, &cur);
+			st = scan_other(jc, st, &p, &msg);
 			break;
 		}
 		if (st < 0)
@@ -714,9 +716,9 @@ int jc_feed(struct json_check *jc, const void *buf, size_t len)
 	return JC_MORE;
 
 fail:
-	at = st == SCAN_FAIL_AT0 ? 0 : jc->offset + (uint64_t)(cur.p - cur.start);
+	at = st == SCAN_FAIL_AT0 ? 0 : jc->offset + (uint64_t)(p - start);
 	jc->state = ST_ERROR;
-	jc->err = cur.msg;
+	jc->err = msg;
 	jc->err_offset = at;
 	jc->offset += len;
 	return JC_ERROR;
