@@ -39,7 +39,7 @@ static inline bool ch_is_hex(unsigned char c)
 /* c with A..Z lowered, every other byte unchanged. */
 static inline unsigned char ch_lower(unsigned char c)
 {
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
 /* tchar (RFC 9110 §5.6.2): "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
