@@ -354,16 +354,6 @@ static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t
 	*n = (uint16_t)s.n;
 }
 
-static void join_list(const struct http_request *req, const char *name, bool multi,
-		      struct hp_slice *v, char *buf)
-{
-	if (!multi)
-		return;
-	size_t n = hp_join_field(req, name, buf, 1024);
-	if (n)
-		*v = (struct hp_slice){ buf, n };
-}
-
 /* Reads the file-change queue when this request's bytes came after it was
  * last read: a change made before the request was sent is then applied
  * before the request is answered (see struct conn_set). */
@@ -474,13 +464,6 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		conn_error(c, st, st == 400 ? "malformed Host" : "host not served here", NULL);
 		return;
 	}
-
-	/* List fields on several lines become one list (RFC 9110 5.3). */
-	char joined[3][1024];
-	join_list(req, "if-match", info.if_match_multi, &info.if_match, joined[0]);
-	join_list(req, "if-none-match", info.if_none_match_multi, &info.if_none_match, joined[1]);
-	join_list(req, "accept-encoding", info.accept_encoding_multi, &info.accept_encoding,
-		  joined[2]);
 
 	char ip[INET6_ADDRSTRLEN];
 	struct hreq h = {
