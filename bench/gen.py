@@ -10,7 +10,7 @@ Usage:
                                 path a line (URLPREFIX/dNNNN/pNNNNNN.html)
 
 A tree is written only if DIR/.complete does not name the same NFILES and
-NDIRS, so one tree can be kept (BENCH_TREES_DIR) and reused across runs; the
+NDIRS, so running it again on the same DIR reuses the tree; the
 marker is written last, so an interrupted generation is redone.
 """
 import json
