@@ -12,7 +12,8 @@ RAW is what bench/run.sh writes (bench/out/raw.tsv): tab-separated lines
 ROUND is "r" or, for the sliced workloads, "r.slice". A measured run
 (lib/measure.sh) records, each under its prefix (none, alone_, during_, ...):
 requests, duration_us, bytes, p99_us, errors, cpu_ns, units (what CPU per
-request divides by) and, when a process was counted in ticks, cpu_ticked.
+request divides by), for mthttpd cpu_ns_workers (its event-loop threads'
+share) and, when a process was counted in ticks, cpu_ticked.
 This script derives per-run figures (req/s, MiB/s, CPU µs per request),
 takes medians over the runs, and prints the tables, the ratios against
 mthttpd and the targets of issues 4, 10 and 17. Standard library only.

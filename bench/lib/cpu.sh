@@ -34,7 +34,7 @@ cpu_snapshot() {
 		for p in $(tree_pids "$1"); do
 			for t in /proc/"$p"/task/*; do
 				read -r ns _ <"$t/schedstat" 2>/dev/null || continue
-				read -r comm <"$t/comm" 2>/dev/null || comm=?
+				read -r comm <"$t/comm" 2>/dev/null || comm='?'
 				echo "T $p ${t##*/} $ns $comm"
 			done
 			line=$(<"/proc/$p/stat") 2>/dev/null || continue

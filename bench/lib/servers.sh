@@ -1,5 +1,5 @@
 # bench/lib/servers.sh — configure, start, check and stop the servers.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2004 # PID, PORT, DEAD: associative arrays of run.sh
 #
 # Uses the globals of run.sh: SCRIPT_DIR WORK ROOT RAW NOFILE MAXCONN
 # SERVER_CPU MTHTTPD_BIN UPLOAD_BODY SIZE_SMALL SIZE_1M SIZE_100M and the
