@@ -8,12 +8,20 @@
 # Single runs on this shared machine move by 10-20 %, mostly in slow swings
 # that last longer than a run; a pair of back-to-back runs sees nearly the
 # same machine, so the ratio within a pair is far steadier than either run.
-# CPU time is the sum of the server's threads' run time from
-# /proc/PID/task/*/schedstat (nanoseconds, steal time excluded).
+# CPU time is counted as bench/run.sh counts it (bench/lib/cpu.sh): the
+# scheduler's run time of every thread of the server, from
+# /proc/PID/task/*/schedstat (nanoseconds, steal time excluded), snapshot
+# before and after each run.
 #
 # Environment: SERVER_CPU / CLIENT_CPU (1 / 0), CONNS (64), PATH_ (the URL
 # path, default /index.html), FILE_SIZE (1024).
 set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/proc.sh
+. "$SCRIPT_DIR/lib/proc.sh"
+# shellcheck source=lib/cpu.sh
+. "$SCRIPT_DIR/lib/cpu.sh"
 
 if (($# < 2)); then
 	echo "usage: bench/ab.sh OLD_BIN NEW_BIN [PAIRS=10] [SECONDS=3]" >&2
@@ -29,8 +37,8 @@ CONNS=${CONNS:-64}
 URL_PATH=${PATH_:-/index.html}
 FILE_SIZE=${FILE_SIZE:-1024}
 
-for t in wrk taskset python3; do
-	command -v "$t" >/dev/null || { echo "ab.sh: needs $t (apt-get install -y wrk util-linux python3)" >&2; exit 1; }
+for t in wrk taskset python3 ps; do
+	command -v "$t" >/dev/null || { echo "ab.sh: needs $t (apt-get install -y wrk util-linux python3 procps)" >&2; exit 1; }
 done
 [[ -x $A && -x $B ]] || { echo "ab.sh: $1 and $2 must be executables" >&2; exit 1; }
 
@@ -46,10 +54,6 @@ trap cleanup EXIT
 
 mkdir -p "$TMP/root"
 head -c "$FILE_SIZE" /dev/zero | tr '\0' 'x' >"$TMP/root/index.html"
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # start NAME BIN: starts BIN pinned to SERVER_CPU; sets PORT_<NAME>, PID_<NAME>.
 start() {
@@ -70,25 +74,23 @@ start() {
 	printf -v "PID_$name" %s "$pid"
 }
 
-cpu_ns() { # PID: run time of all its threads, ns
-	cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'
-}
-
 # run NAME: one measured run; prints "cpu_us_per_req req_per_s".
 run() {
-	local name=$1 port pid t0 t1 out n
+	local name=$1 port pid out n d ticked
 	port=PORT_$name
 	pid=PID_$name
-	t0=$(cpu_ns "${!pid}")
+	cpu_snapshot "${!pid}" "$TMP/cpu0"
 	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:${!port}$URL_PATH")
-	t1=$(cpu_ns "${!pid}")
+	cpu_snapshot "${!pid}" "$TMP/cpu1"
+	read -r d ticked _ < <(cpu_delta "$TMP/cpu0" "$TMP/cpu1")
+	((ticked == 0)) || echo "ab.sh: a thread of $name exited during a run; its CPU was counted in ticks" >&2
 	n=$(awk '/requests in/ { print $1 }' <<<"$out")
 	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
 		echo "ab.sh: errors in a run of $name:" >&2
 		echo "$out" >&2
 		exit 1
 	fi
-	awk -v d=$((t1 - t0)) -v n="$n" -v s="$SECS" 'BEGIN { printf "%.3f %.0f\n", d / 1000 / n, n / s }'
+	awk -v d="$d" -v n="$n" -v s="$SECS" 'BEGIN { printf "%.3f %.0f\n", d / 1000 / n, n / s }'
 }
 
 start A "$A"
