@@ -65,6 +65,21 @@ static inline void set_timer(struct conn *c, int id)
 	ev_timer_set(c->set->loop, &c->timer, id);
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Notes when a request's first byte came, for the JSON log's duration
+ * (the combined format has none: no clock read then). */
+static inline void mark_request_start(struct conn *c)
+{
+	if (alog_get_format() == ALOG_JSON)
+		c->req_t0_us = mono_us();
+}
+
 static bool body_pending(const struct conn *c)
 {
 	return c->body_left > 0 || (c->body_chunked && !c->chunk.done);
@@ -111,10 +126,25 @@ static void bury(struct conn *c)
 	c->set->graveyard = c;
 }
 
+static void log_access(struct conn *c);
+
+/* A response cut short (the client left, or shutdown): its access-log line
+ * with the body bytes that really left. */
+static void log_cut_response(struct conn *c)
+{
+	if (c->state != CS_WRITE || c->interim || c->status == 0)
+		return;
+	uint32_t unsent = c->wlen - c->woff;
+	uint64_t not_left = unsent < c->body_in_wbuf ? unsent : c->body_in_wbuf;
+	c->sent_body -= not_left < c->sent_body ? not_left : c->sent_body;
+	log_access(c);
+}
+
 static void conn_close(struct conn *c)
 {
 	if (c->closed)
 		return;
+	log_cut_response(c);
 	c->closed = true;
 	set_timer(c, -1);
 	release_body(c);
@@ -206,7 +236,7 @@ static size_t error_body(struct conn *c, struct response *r, char *body, size_t 
 		n = (int)strlen(body);
 	if (r->status != 404 && r->status != 408) {
 		char ip[INET6_ADDRSTRLEN];
-		log_warn("refused %s: %d %s", peer_text(c, ip, sizeof(ip)), r->status, r->detail);
+		log_refusal("refused %s: %d %s", peer_text(c, ip, sizeof(ip)), r->status, r->detail);
 	}
 	ob_puts(&r->hdr, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
 	ob_u64(&r->hdr, (uint64_t)n);
@@ -249,13 +279,13 @@ static void respond(struct conn *c, struct response *r)
 		free(r->parts);
 	} else if (r->detail) {
 		ob_put(o, ebody, ebody_n);
-		c->sent_body = ebody_n;
+		c->sent_body = c->body_in_wbuf = (uint32_t)ebody_n;
 	} else if (r->body == RB_MEM) {
 		if (r->mem_n <= o->cap - o->n) {
 			/* A small body joins the head: one send() of one buffer
 			 * costs the kernel less than a sendmsg() of two. */
 			ob_put(o, r->mem, r->mem_n);
-			c->sent_body = r->mem_n;
+			c->sent_body = c->body_in_wbuf = (uint32_t)r->mem_n;
 		} else {
 			c->mem = r->mem;
 			c->mem_left = r->mem_n;
@@ -432,6 +462,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	int st = hp_analyze(req, &info, &reason);
 	slice_off(c, info.referer, &c->ref_off, &c->ref_n);
 	slice_off(c, info.user_agent, &c->ua_off, &c->ua_n);
+	slice_off(c, info.host, &c->host_off, &c->host_n);
 	/* An unmet expectation (417) leaves the framing known: the body is
 	 * consumed as for any refusal and the connection can stay. */
 	if (st && st != 417) {
@@ -556,9 +587,10 @@ static void next_request(struct conn *c)
 	c->status = 0;
 	c->sent_body = 0;
 	c->head_only = false;
-	c->line_n = c->ref_n = c->ua_n = 0;
+	c->line_n = c->ref_n = c->ua_n = c->host_n = 0;
 	c->state = CS_READ_HEAD;
 	if (rest) {
+		mark_request_start(c);
 		set_timer(c, CT_HEADER);
 	} else {
 		c->idle = true;
@@ -570,6 +602,7 @@ static void log_access(struct conn *c)
 {
 	if (c->set->alog.p == NULL)
 		return;
+	bool json = alog_get_format() == ALOG_JSON;
 	struct alog_entry e = {
 		.addr = &c->peer,
 		.line = c->line_n ? c->buf + c->line_off : NULL,
@@ -580,13 +613,18 @@ static void log_access(struct conn *c)
 		.referer_n = c->ref_n,
 		.agent = c->ua_n ? c->buf + c->ua_off : NULL,
 		.agent_n = c->ua_n,
+		.host = c->host_n ? c->buf + c->host_off : NULL,
+		.host_n = c->host_n,
+		.duration_us = json && c->req_t0_us ? (uint64_t)(mono_us() - c->req_t0_us) : 0,
 	};
 	alog_write(&c->set->alog, c->set->loop->now, &e);
 }
 
 static void finish_response(struct conn *c)
 {
+	c->body_in_wbuf = 0;
 	log_access(c);
+	c->status = 0; /* logged: a close from here on is no cut response */
 	release_body(c);
 	c->wlen = c->woff = 0;
 	if (c->keep_alive && body_pending(c) && c->body_mode != BODY_UPLOAD) {
@@ -657,6 +695,8 @@ static bool head_worth_parsing(const struct conn *c)
 static ssize_t read_some(struct conn *c)
 {
 	size_t want = CONN_RBUF - c->rlen;
+	if (c->rlen == 0 && c->state == CS_READ_HEAD)
+		mark_request_start(c);
 	ssize_t n = recv(c->io.fd, c->buf + c->rlen, want, 0);
 	c->rdrained = (n > 0 && (size_t)n < want) || (n < 0 && errno == EAGAIN);
 	if (n > 0) {
@@ -725,9 +765,9 @@ static bool body_too_slow(struct conn *c)
 	if (c->set->loop->now_ms - c->body_start_ms <= allowed)
 		return false;
 	char ip[INET6_ADDRSTRLEN];
-	log_warn("client %s sent its body too slowly (%llu bytes in %lld ms): closing",
-		 peer_text(c, ip, sizeof(ip)), (unsigned long long)c->body_rx,
-		 (long long)(c->set->loop->now_ms - c->body_start_ms));
+	log_refusal("client %s sent its body too slowly (%llu bytes in %lld ms): closing",
+		    peer_text(c, ip, sizeof(ip)), (unsigned long long)c->body_rx,
+		    (long long)(c->set->loop->now_ms - c->body_start_ms));
 	c->keep_alive = false;
 	if (c->body_mode == BODY_DISCARD) {
 		conn_close(c);
@@ -852,8 +892,8 @@ static enum step do_read_body(struct conn *c)
 			return STEP_STOP;
 		if (c->body_mode == BODY_UPLOAD) {
 			char ip[INET6_ADDRSTRLEN];
-			log_warn("upload from %s: client left mid-body; nothing stored",
-				 peer_text(c, ip, sizeof(ip)));
+			log_refusal("upload from %s: client left mid-body; nothing stored",
+				    peer_text(c, ip, sizeof(ip)));
 		}
 		conn_close(c);
 		return STEP_STOP;
@@ -1046,8 +1086,8 @@ static void conn_timeout(struct ev_timer *t, int id)
 	case CT_HEADER:
 	case CT_SILENT:
 		if (c->state == CS_READ_HEAD && ensure_buf(c)) {
-			log_warn("header timeout from %s: 408", peer_text(c, ip, sizeof(ip)));
-			c->line_n = c->ref_n = c->ua_n = 0;
+			log_refusal("header timeout from %s: 408", peer_text(c, ip, sizeof(ip)));
+			c->line_n = c->ref_n = c->ua_n = c->host_n = 0;
 			c->keep_alive = false;
 			c->rpos = c->rlen; /* the partial head is dropped */
 			conn_error(c, 408, "request head not received in time", NULL);
@@ -1056,8 +1096,8 @@ static void conn_timeout(struct ev_timer *t, int id)
 		}
 		break;
 	case CT_BODY:
-		log_warn("client %s stalled in %s: closing", peer_text(c, ip, sizeof(ip)),
-			 conn_state_names[c->state]);
+		log_refusal("client %s stalled in %s: closing", peer_text(c, ip, sizeof(ip)),
+			    conn_state_names[c->state]);
 		break;
 	default:
 		break;

@@ -99,7 +99,9 @@ struct conn {
 	unsigned requests;       /* on this connection so far */
 	int status;              /* of the current response (access log) */
 	uint64_t sent_body;      /* body bytes of the current response */
-	uint16_t line_off, line_n, ref_off, ref_n, ua_off, ua_n; /* into buf */
+	uint16_t line_off, line_n, ref_off, ref_n, ua_off, ua_n, host_off, host_n; /* into buf */
+	uint32_t body_in_wbuf;   /* body bytes copied behind the head */
+	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
 	union {

@@ -127,6 +127,11 @@ void alog_set_format(enum alog_format f)
 	alog_fmt = f;
 }
 
+enum alog_format alog_get_format(void)
+{
+	return alog_fmt;
+}
+
 static int is_stdout(const char *path)
 {
 	return strcmp(path, "-") == 0;

@@ -44,6 +44,7 @@ const char *log_addr_text(const void *addr, char *buf, size_t cap);
  * JSON object per line. Set before the workers start. */
 enum alog_format { ALOG_COMBINED, ALOG_JSON };
 void alog_set_format(enum alog_format f);
+enum alog_format alog_get_format(void);
 
 /* Checks, without creating or opening anything, that alog_open(path) can
  * succeed: an existing file must be writable and not a directory; a missing
