@@ -168,7 +168,14 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-/* ---- the one way out ---- */
+/* ---- the one way in, the one way out ---- */
+
+/* Receives up to n bytes: every byte a client sends comes through here.
+ * Returns what recv returns (errno set). */
+static ssize_t in_recv(struct conn *c, void *p, size_t n)
+{
+	return recv(c->io.fd, p, n, 0);
+}
 
 enum out { OUT_DONE, OUT_AGAIN, OUT_CLOSED };
 
@@ -697,7 +704,7 @@ static ssize_t read_some(struct conn *c)
 	size_t want = CONN_RBUF - c->rlen;
 	if (c->rlen == 0 && c->state == CS_READ_HEAD)
 		mark_request_start(c);
-	ssize_t n = recv(c->io.fd, c->buf + c->rlen, want, 0);
+	ssize_t n = in_recv(c, c->buf + c->rlen, want);
 	c->rdrained = (n > 0 && (size_t)n < want) || (n < 0 && errno == EAGAIN);
 	if (n > 0) {
 		c->rx_seq = ++c->set->rx_seq;
@@ -1014,7 +1021,7 @@ static enum step do_linger(struct conn *c)
 {
 	char sink[4096];
 	for (;;) {
-		ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
+		ssize_t n = in_recv(c, sink, sizeof(sink));
 		if (n > 0)
 			continue;
 		if (n < 0 && errno == EINTR)
