@@ -8,6 +8,7 @@
 
 #include "hostmatch.h"
 #include "mime.h"
+#include "netaddr.h"
 
 #define MTHTTPD_VERSION "0.1.0"
 
@@ -28,6 +29,10 @@ struct config {
 	enum mime_policy types;
 	bool quiet;
 	bool reuse_port;        /* SO_REUSEPORT on the listener */
+	bool proxy_protocol;    /* every connection starts with a PROXY header */
+	struct na_net *trusted; /* --trusted-proxy: peers whose X-Forwarded-For /
+				 * Forwarded name the client */
+	size_t n_trusted;
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

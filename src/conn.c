@@ -22,7 +22,9 @@
 #include "config.h"
 #include "hostmatch.h"
 #include "iopool.h"
+#include "netaddr.h"
 #include "path.h"
+#include "proxy_proto.h"
 #include "static_file.h"
 #include "upload.h"
 
@@ -117,7 +119,7 @@ static void release_body(struct conn *c)
 
 static const char *peer_text(const struct conn *c, char *buf, size_t cap)
 {
-	return log_addr_text(&c->peer, buf, cap);
+	return log_addr_text(&c->client, buf, cap);
 }
 
 static void bury(struct conn *c)
@@ -453,6 +455,31 @@ static void answer_options(struct conn *c, const struct http_request *req)
 	respond(c, &r);
 }
 
+/* With --trusted-proxy: the client of this request, when its peer is a
+ * trusted proxy that names one (Forwarded, else X-Forwarded-For). */
+static void find_client(struct conn *c, const struct http_request *req)
+{
+	c->client = c->peer;
+	if (cfg->n_trusted == 0 || !na_match(cfg->trusted, cfg->n_trusted, &c->peer.sa))
+		return;
+	struct hp_slice v[HP_MAX_HEADERS];
+	struct na_slice nv[HP_MAX_HEADERS];
+	enum na_header kind = NA_FORWARDED;
+	size_t n = hp_field_lines(req, "forwarded", v, HP_MAX_HEADERS);
+	if (n == 0) {
+		kind = NA_X_FORWARDED_FOR;
+		n = hp_field_lines(req, "x-forwarded-for", v, HP_MAX_HEADERS);
+	}
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		nv[i] = (struct na_slice){ v[i].p, v[i].n };
+	struct na_list trusted = { cfg->trusted, cfg->n_trusted };
+	struct sockaddr_storage out;
+	if (na_client(kind, nv, n, na_trusted, &trusted, &out))
+		memcpy(&c->client, &out, sizeof(c->client));
+}
+
 static void dispatch(struct conn *c, const struct http_request *req, size_t head_len)
 {
 	struct conn_set *s = c->set;
@@ -463,6 +490,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	slice_off(c, req->line, &c->line_off, &c->line_n);
 	set_timer(c, CT_BODY);
 
+	find_client(c, req);
 	struct hp_info info;
 	const char *reason = NULL;
 	memset(&info, 0, sizeof(info));
@@ -611,7 +639,7 @@ static void log_access(struct conn *c)
 		return;
 	bool json = alog_get_format() == ALOG_JSON;
 	struct alog_entry e = {
-		.addr = &c->peer,
+		.addr = &c->client,
 		.line = c->line_n ? c->buf + c->line_off : NULL,
 		.line_n = c->line_n,
 		.status = c->status,
@@ -717,15 +745,43 @@ static ssize_t read_some(struct conn *c)
 	return n;
 }
 
+/* --proxy-protocol: the PROXY header that starts the connection. Returns
+ * true once it is consumed; false while more bytes are needed, or when it
+ * is malformed (the connection is then closed). */
+static bool take_proxy_header(struct conn *c)
+{
+	struct pp_result pr;
+	int n = pp_parse(c->buf, c->rlen, &pr);
+	if (n == PP_INCOMPLETE)
+		return false;
+	if (n == PP_ERROR) {
+		char ip[INET6_ADDRSTRLEN];
+		log_refusal("client %s: no valid PROXY protocol header; closing",
+			    log_addr_text(&c->peer, ip, sizeof(ip)));
+		conn_close(c);
+		return false;
+	}
+	if (!pr.keep_peer)
+		memcpy(&c->peer, &pr.src, sizeof(c->peer));
+	c->client = c->peer;
+	c->pp_pending = false;
+	c->rlen -= (uint32_t)n;
+	memmove(c->buf, c->buf + n, c->rlen);
+	c->scanned = 0;
+	return true;
+}
+
 static enum step do_read_head(struct conn *c)
 {
 	if (!ensure_buf(c)) {
 		conn_close(c);
 		return STEP_STOP;
 	}
+	if (c->pp_pending && c->rlen && !take_proxy_header(c) && c->closed)
+		return STEP_STOP;
 	if (c->rlen && c->buf[0] == '\r')
 		skip_empty_lines(c);
-	if (head_worth_parsing(c)) {
+	if (!c->pp_pending && head_worth_parsing(c)) {
 		struct http_request req;
 		int r = hp_parse_request(c->buf, c->rlen, &req);
 		c->scanned = c->rlen;
@@ -1139,6 +1195,8 @@ bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen)
 	c->set = s;
 	c->file_fd = -1;
 	memcpy(&c->peer, addr, addrlen < sizeof(c->peer) ? addrlen : sizeof(c->peer));
+	c->client = c->peer;
+	c->pp_pending = cfg->proxy_protocol;
 	s->nconns++;
 	c->state = CS_READ_HEAD;
 	if (reject) {

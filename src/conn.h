@@ -71,6 +71,7 @@ struct conn {
 	bool interim;            /* the write buffer holds a 1xx, not a response */
 	bool rdrained;           /* the last recv emptied the socket */
 	bool registered;         /* with the loop's epoll */
+	bool pp_pending;         /* --proxy-protocol: the header is still to come */
 	struct conn *run_next;   /* the set's run queue */
 	struct conn *grave_next; /* the set's graveyard */
 	uint64_t rx_seq;         /* the set's rx_seq at this conn's last recv */
@@ -104,11 +105,14 @@ struct conn {
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
-	union {
+	/* The socket's peer, or the client a PROXY header named; and the
+	 * client of the current request (the peer, or what a trusted proxy's
+	 * X-Forwarded-For / Forwarded says), which the logs show. */
+	union conn_addr {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
 		struct sockaddr_in6 in6;
-	} peer;
+	} peer, client;
 };
 
 /* The connections of one worker and what they share: the loop, the

@@ -72,6 +72,11 @@ static const char usage_text[] =
 	"      --types seed|all       file-type policy (seed)\n"
 	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
 	"                             port (rolling restarts)\n"
+	"      --proxy-protocol       every connection starts with a PROXY header (v1\n"
+	"                             or v2), which names the client\n"
+	"      --trusted-proxy ADDR[/PREFIX]\n"
+	"                             a proxy whose X-Forwarded-For / Forwarded name\n"
+	"                             the client (repeatable)\n"
 	"      --user NAME[:GROUP]    run as this user once the port, root, uploads\n"
 	"                             directory and logs are open (needs root)\n"
 	"  -q, --quiet                only warnings and errors on stderr\n"
@@ -217,6 +222,7 @@ enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
 	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
+	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY,
 };
 
 static void parse_args(int argc, char **argv)
@@ -238,6 +244,8 @@ static void parse_args(int argc, char **argv)
 		{ "types", required_argument, NULL, OPT_TYPES },
 		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
 		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
+		{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
+		{ "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -296,6 +304,17 @@ static void parse_args(int argc, char **argv)
 			c->body_min_rate = (uint32_t)parse_num("--body-min-rate", optarg, 0, 1000000000);
 			break;
 		case OPT_REUSE_PORT: c->reuse_port = true; break;
+		case OPT_PROXY_PROTOCOL: c->proxy_protocol = true; break;
+		case OPT_TRUSTED_PROXY: {
+			struct na_net *v = realloc(c->trusted, (c->n_trusted + 1) * sizeof(*v));
+			if (v == NULL)
+				fatal("out of memory");
+			c->trusted = v;
+			if (na_parse(optarg, strlen(optarg), &v[c->n_trusted]) < 0)
+				usage_error("invalid --trusted-proxy '%s': expected ADDR or ADDR/PREFIX", optarg);
+			c->n_trusted++;
+			break;
+		}
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "combined") == 0)
 				alog_set_format(ALOG_COMBINED);
