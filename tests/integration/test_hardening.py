@@ -17,6 +17,7 @@ import re
 import select
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import termios
@@ -30,6 +31,7 @@ from harness import Server, build_request, make_root
 UPLOAD_RE = re.compile(r"^upload_.*\.json$")
 TMP_RE = re.compile(r"^\.upload-.*\.tmp$")
 TCP_ESTABLISHED = 1
+SO_TIMESTAMP = 29  # Linux asm-generic and x86; Python does not name it
 
 
 def listing(d):
@@ -521,21 +523,45 @@ class TestSlowHttpTest(unittest.TestCase):
         cls.srv.stop()
         shutil.rmtree(cls.root, ignore_errors=True)
 
+    def timed_get(self, req):
+        """One request on a fresh connection that the server closes after
+        answering. Returns (Response, seconds from before connect() to the
+        kernel's receive timestamp of the last byte): the load on this
+        shared machine may wake this thread late, which is not the server's
+        latency."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+            sock.settimeout(5)
+            t0 = time.time()  # the timestamps are CLOCK_REALTIME
+            sock.connect(self.srv.addr())
+            sock.sendall(req)
+            data, last = b"", None
+            while True:
+                chunk, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(16))
+                if not chunk:
+                    break
+                data += chunk
+                last = time.time()
+                for level, kind, tv in anc:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(tv) >= 16:
+                        sec, usec = struct.unpack("qq", tv[:16])
+                        last = sec + usec / 1e6
+        finally:
+            sock.close()
+        c = harness.Conn(None)
+        c.buf = data
+        return c.read_response(), (last or time.time()) - t0
+
     def normal_client(self, stop, lat, errs):
         req = build_request("GET", "/index.html", self.srv.hostport(), {"Connection": "close"})
         while not stop.is_set():
-            t0 = time.monotonic()
             try:
-                c = self.srv.connect(timeout=5)
-                try:
-                    c.send(req)
-                    r = c.read_response()
-                finally:
-                    c.close()
+                r, took = self.timed_get(req)
                 if r.status != 200 or r.body != self.page:
                     errs.append("got %r" % r)
                 else:
-                    lat.append(time.monotonic() - t0)
+                    lat.append(took)
             except Exception as e:
                 errs.append(repr(e))
             stop.wait(0.1)
@@ -571,8 +597,12 @@ class TestSlowHttpTest(unittest.TestCase):
         self.assertGreaterEqual(len(lat), 10, "too few normal GETs")
         lat.sort()
         p99 = lat[math.ceil(0.99 * len(lat)) - 1]
-        self.assertLess(p99, 0.100, "%s: normal GET p99 %.1f ms over %d requests (max %.1f ms)"
-                        % (mode, p99 * 1000, len(lat), lat[-1] * 1000))
+        # The load average says whether this machine was shared at the time:
+        # on an overloaded one a worker waits for a CPU, whatever it does.
+        self.assertLess(p99, 0.100, "%s: normal GET p99 %.1f ms over %d requests (max %.1f ms, "
+                        "%d over 100 ms; load average %.1f on %d CPUs)"
+                        % (mode, p99 * 1000, len(lat), lat[-1] * 1000, sum(x >= 0.1 for x in lat),
+                           os.getloadavg()[0], os.cpu_count()))
         self.assertIsNone(self.srv.proc.poll(), "server exited")
         return ended.group(2).strip()
 
