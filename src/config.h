@@ -21,10 +21,12 @@ struct config {
 	int keepalive_timeout;  /* seconds */
 	int keepalive_max;
 	int header_timeout;     /* seconds */
+	uint32_t body_min_rate; /* bytes/s a body must average after BODY_GRACE_S; 0: off */
 	const char *access_log; /* NULL when off */
 	const char *upload_token;
 	enum mime_policy types;
 	bool quiet;
+	bool reuse_port;        /* SO_REUSEPORT on the listener */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

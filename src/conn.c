@@ -36,6 +36,12 @@ const char *const conn_state_names[] = {
  * picks): the head is then contiguous without copying the fields. */
 #define HEAD_RESERVE 160
 
+/* A request body must arrive within BODY_GRACE_S seconds plus one second
+ * for every --body-min-rate bytes received (Apache mod_reqtimeout's
+ * body=20,MinRate=500): a client trickling bytes cannot hold a connection
+ * by re-arming the idle timer. */
+#define BODY_GRACE_S 20
+
 enum step { STEP_GO, STEP_STOP };
 
 static atomic_long open_conns;
@@ -470,6 +476,8 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		return;
 	}
 	c->keep_alive = info.keep_alive && c->requests < (unsigned)cfg->keepalive_max && !s->stopping;
+	c->body_start_ms = s->loop->now_ms;
+	c->body_rx = 0;
 	c->body_left = info.has_length ? info.length : 0;
 	c->body_chunked = info.chunked;
 	if (info.chunked)
@@ -749,6 +757,32 @@ static enum step do_read_head(struct conn *c)
 	return STEP_STOP;
 }
 
+/* Has the body fallen below --body-min-rate? Then it is cut: 408 while
+ * its request is unanswered, else just closed. */
+static bool body_too_slow(struct conn *c)
+{
+	if (cfg->body_min_rate == 0)
+		return false;
+	int64_t allowed = (int64_t)BODY_GRACE_S * 1000 +
+			  (int64_t)(c->body_rx * 1000 / cfg->body_min_rate);
+	if (c->set->loop->now_ms - c->body_start_ms <= allowed)
+		return false;
+	char ip[INET6_ADDRSTRLEN];
+	log_warn("client %s sent its body too slowly (%llu bytes in %lld ms): closing",
+		 peer_text(c, ip, sizeof(ip)), (unsigned long long)c->body_rx,
+		 (long long)(c->set->loop->now_ms - c->body_start_ms));
+	c->keep_alive = false;
+	if (c->body_mode == BODY_DISCARD) {
+		conn_close(c);
+		return true;
+	}
+	c->body_mode = BODY_NONE;
+	c->body_left = 0;
+	c->body_chunked = false;
+	conn_error(c, 408, "request body not received in time", NULL);
+	return true;
+}
+
 /* Body bytes: to the upload, or counted and dropped. */
 static bool body_bytes(struct conn *c, const char *p, size_t n)
 {
@@ -849,6 +883,9 @@ static enum step do_read_body(struct conn *c)
 		c->rpos = c->rlen = c->head_len;
 		ssize_t n = read_some(c);
 		if (n > 0) {
+			c->body_rx += (uint64_t)n;
+			if (body_too_slow(c))
+				return STEP_GO;
 			set_timer(c, CT_BODY);
 			continue;
 		}
@@ -1158,14 +1195,16 @@ void conn_set_turn(struct conn_set *s)
 	}
 }
 
-static void close_idle_list(struct conn_set *s, int id)
+static void drain_idle_list(struct conn_set *s, int id)
 {
 	struct ev_timer *t = ev_timer_first(s->loop, id);
 	while (t) {
 		struct ev_timer *next = t->next;
 		struct conn *c = ev_container_of(t, struct conn, timer);
-		if (c->state == CS_READ_HEAD && c->rlen == 0)
-			conn_close(c);
+		if (c->state == CS_READ_HEAD && c->rlen == 0) {
+			c->idle = true; /* a byte that comes re-arms the head timer */
+			set_timer(c, CT_DRAIN);
+		}
 		t = next;
 	}
 }
@@ -1173,10 +1212,11 @@ static void close_idle_list(struct conn_set *s, int id)
 void conn_set_stop(struct conn_set *s)
 {
 	s->stopping = true;
-	/* Idle connections go now; busy ones close after their response. */
-	close_idle_list(s, CT_IDLE);
-	close_idle_list(s, CT_HEADER);
-	close_idle_list(s, CT_SILENT);
+	/* Idle connections go once idle for DRAIN_IDLE_MS; busy ones close
+	 * after their response, which says Connection: close. */
+	drain_idle_list(s, CT_IDLE);
+	drain_idle_list(s, CT_HEADER);
+	drain_idle_list(s, CT_SILENT);
 }
 
 void conn_set_close_all(struct conn_set *s)
@@ -1198,6 +1238,7 @@ int conn_set_init(struct conn_set *s, struct ev_loop *l)
 	ev_timer_list(l, CT_IDLE, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
 	ev_timer_list(l, CT_BODY, (int64_t)cfg->keepalive_timeout * 1000, conn_timeout);
 	ev_timer_list(l, CT_LINGER, 2000, conn_timeout);
+	ev_timer_list(l, CT_DRAIN, DRAIN_IDLE_MS, conn_timeout);
 	alog_buf_init(&s->alog);
 	int rc = fcache_init(&s->fcache);
 	if (rc < 0)

@@ -41,7 +41,13 @@ extern const char *const conn_state_names[];
  * the head timeout of a connection handed over without a byte:
  * TCP_DEFER_ACCEPT held it for a second already, so that second is taken
  * off. */
-enum conn_timer { CT_HEADER, CT_SILENT, CT_IDLE, CT_BODY, CT_LINGER, CT_COUNT };
+enum conn_timer { CT_HEADER, CT_SILENT, CT_IDLE, CT_BODY, CT_LINGER, CT_DRAIN, CT_COUNT };
+
+/* At shutdown a connection with no request in progress is closed only
+ * after this long without one: a busy client's next request, already on
+ * its way, is answered (with Connection: close) instead of being lost in
+ * a close that crosses it. */
+#define DRAIN_IDLE_MS 500
 
 #define DEFER_ACCEPT_S 1 /* the listener's TCP_DEFER_ACCEPT, seconds */
 
@@ -86,6 +92,8 @@ struct conn {
 	struct fentry *ref;      /* the cache entry the body lives in */
 
 	uint64_t body_left;      /* Content-Length bytes still to read */
+	uint64_t body_rx;        /* bytes received for the body so far */
+	int64_t body_start_ms;   /* when the request head was complete */
 	struct hp_chunked chunk;
 
 	unsigned requests;       /* on this connection so far */

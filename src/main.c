@@ -35,6 +35,7 @@ static struct config config = {
 	.keepalive_timeout = 30,
 	.keepalive_max = 100,
 	.header_timeout = 10,
+	.body_min_rate = 500,
 	.access_log = "-",
 	.types = MIME_SEED,
 };
@@ -56,9 +57,13 @@ static const char usage_text[] =
 	"      --keepalive-timeout S  idle seconds before closing (30)\n"
 	"      --keepalive-max N      requests per connection (100)\n"
 	"      --header-timeout S     seconds to receive a request head (10)\n"
+	"      --body-min-rate B      a request body must arrive within 20 s plus 1 s\n"
+	"                             per B bytes received; 0 turns it off (500)\n"
 	"      --access-log FILE      access log, '-' for stdout, 'off' (-)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
+	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
+	"                             port (rolling restarts)\n"
 	"  -q, --quiet                only warnings and errors on stderr\n"
 	"  -h, --help                 this text\n"
 	"  -V, --version              the version\n";
@@ -218,6 +223,7 @@ static void add_bound_names(void)
 enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
+	OPT_BODY_MIN_RATE, OPT_REUSE_PORT,
 };
 
 static void parse_args(int argc, char **argv)
@@ -237,6 +243,8 @@ static void parse_args(int argc, char **argv)
 		{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
 		{ "upload-token", required_argument, NULL, OPT_UPLOAD_TOKEN },
 		{ "types", required_argument, NULL, OPT_TYPES },
+		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
+		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -288,6 +296,10 @@ static void parse_args(int argc, char **argv)
 			else
 				usage_error("invalid --types '%s': expected seed or all", optarg);
 			break;
+		case OPT_BODY_MIN_RATE:
+			c->body_min_rate = (uint32_t)parse_num("--body-min-rate", optarg, 0, 1000000000);
+			break;
+		case OPT_REUSE_PORT: c->reuse_port = true; break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
@@ -345,9 +357,8 @@ static void open_root(void)
 	close((int)fd);
 }
 
-/* Creates (if missing) and opens the uploads directory, and takes an
- * exclusive lock on it for the life of the process: the start-up removes
- * stale temporary files, which must never be another live server's. */
+/* Creates (if missing) and opens the uploads directory. Several servers
+ * may share it (see upload.c on temporary files). */
 static void open_uploads(void)
 {
 	struct config *c = &config;
@@ -367,11 +378,6 @@ static void open_uploads(void)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
 	if (access(c->uploads, W_OK | X_OK) < 0)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
-	if (flock(c->uploads_fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			fatal("uploads directory %s is in use by another mthttpd", c->uploads);
-		fatal("uploads directory %s: lock: %s", c->uploads, strerror(errno));
-	}
 }
 
 int main(int argc, char **argv)

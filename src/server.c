@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -45,8 +46,88 @@ static int n_workers;
 static atomic_bool stop_requested;
 static atomic_long last_emfile_log; /* seconds; rate-limits that warning */
 
+/* Options every listening socket gets, bound here or inherited. */
+static void tune_listener(int fd)
+{
+	int one = 1;
+	/* Accepted sockets inherit TCP_NODELAY: one system call less per
+	 * connection. Responses leave in one write (or corked with MSG_MORE
+	 * before sendfile), so Nagle would only add delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A connection reaches accept() with its first bytes (or after about
+	 * a second of silence): the request is read right after accept4, with
+	 * no epoll round for a socket that has nothing to say yet. */
+	int defer = DEFER_ACCEPT_S;
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+}
+
+/* Records the address fd is bound to in the configuration (the port, and
+ * the host for an inherited socket). */
+static void note_address(int fd, bool inherited)
+{
+	static char host[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	struct config *c = (struct config *)cfg;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	c->port = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
+	if (inherited) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		c->host = host;
+	}
+}
+
+/* Socket activation as systemd does it (sd_listen_fds(3), without
+ * libsystemd): LISTEN_PID names this process and LISTEN_FDS counts the
+ * sockets from descriptor 3. Returns 1 when a listening socket was taken,
+ * 0 when none is passed, or -errno. */
+static int inherit_listener(void)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *fds = getenv("LISTEN_FDS");
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	long n = strtol(fds, NULL, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (n < 1)
+		return 0;
+	int fd = 3; /* SD_LISTEN_FDS_START */
+	int type = 0, listening = 0;
+	socklen_t l = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
+		return -errno;
+	l = sizeof(listening);
+	if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) < 0 ||
+	    !listening)
+		return -ENOTSOCK;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	for (long i = 1; i < n; i++)
+		close(3 + (int)i); /* only one listener is used */
+	tune_listener(fd);
+	note_address(fd, true);
+	listen_fd = fd;
+	return 1;
+}
+
+bool server_inherited;
+
 int server_listen(void)
 {
+	int rc = inherit_listener();
+	if (rc != 0) {
+		server_inherited = rc > 0;
+		return rc < 0 ? rc : 0;
+	}
 	struct sockaddr_storage ss;
 	socklen_t len;
 	memset(&ss, 0, sizeof(ss));
@@ -68,15 +149,14 @@ int server_listen(void)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* Accepted sockets inherit TCP_NODELAY: one system call less per
-	 * connection. Responses leave in one write (or corked with MSG_MORE
-	 * before sendfile), so Nagle would only add delay. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* A connection reaches accept() with its first bytes (or after about
-	 * a second of silence): the request is read right after accept4, with
-	 * no epoll round for a socket that has nothing to say yet. */
-	int defer = DEFER_ACCEPT_S;
-	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	/* --reuse-port: a new instance binds the same port while this one
+	 * drains; the kernel spreads new connections over both. */
+	if (cfg->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	tune_listener(fd);
 	if (ss.ss_family == AF_INET6) {
 		/* "::" means every interface, IPv4 included. */
 		int v6only = 0;
@@ -87,9 +167,7 @@ int server_listen(void)
 		close(fd);
 		return -e;
 	}
-	len = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	((struct config *)cfg)->port = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
+	note_address(fd, false);
 	listen_fd = fd;
 	return 0;
 }

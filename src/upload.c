@@ -16,6 +16,8 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,8 +28,16 @@
 #include "json_check.h"
 #include "log.h"
 
+/* Temporary files are O_TMPFILE inodes of the uploads directory, given
+ * their final name with linkat once complete: a crash leaves nothing, and
+ * several instances can share the directory. Where the filesystem lacks
+ * O_TMPFILE (NFS, some FUSE file systems) they are named dot-files
+ * ".upload-<host>-<pid>-<id>.tmp", so that the clean-up at start removes
+ * only those of dead processes of its own host. */
 #define TMP_PREFIX ".upload-"
 #define TMP_SUFFIX ".tmp"
+#define TMP_ID_LEN 12
+#define TMP_NAME_MAX 128
 #define ID_LEN 8
 
 /* Body bytes are gathered here and written by the pool, so the worker never
@@ -46,7 +56,8 @@ struct upload {
 	uint8_t kind;                /* enum job */
 	bool finished;               /* committed or discarded: nothing to undo */
 	uint64_t bytes;
-	char tmp[32];                /* ".upload-<id>.tmp" */
+	bool anon;                   /* fd is an O_TMPFILE: no name until linked */
+	char tmp[TMP_NAME_MAX];      /* the named fallback's name */
 	char name[64];               /* the final name */
 	char peer[64];               /* the client, for the log */
 	char reply[256];             /* the 201 body */
@@ -122,15 +133,40 @@ static int sync_dir_after_rename(void)
 }
 
 static mode_t saved_umask;
+static atomic_bool no_tmpfile;   /* O_TMPFILE refused once: named files */
+static char host_tag[64];        /* this host's name, safe for a file name */
+
+/* Creates the temporary file: O_TMPFILE, or the named fallback. Returns 0
+ * or an errno. */
+static int create_tmp(struct upload *u)
+{
+	if (!atomic_load_explicit(&no_tmpfile, memory_order_relaxed)) {
+		u->fd = openat(cfg->uploads_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+		if (u->fd >= 0) {
+			u->anon = true;
+			return 0;
+		}
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
+			return errno;
+		if (!atomic_exchange(&no_tmpfile, true))
+			log_warn("uploads directory %s: no O_TMPFILE (%s); using named temporary files",
+				 cfg->uploads, strerror(errno));
+	}
+	char id[TMP_ID_LEN + 1];
+	random_id(id, TMP_ID_LEN);
+	snprintf(u->tmp, sizeof(u->tmp), TMP_PREFIX "%s-%ld-%s" TMP_SUFFIX, host_tag, (long)getpid(), id);
+	u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	return u->fd < 0 ? errno : 0;
+}
 
 /* Creates the temporary file (if not yet) and writes what is buffered.
  * Runs on a pool thread. Returns 0 or an errno. */
 static int write_out(struct upload *u)
 {
 	if (u->fd < 0) {
-		u->fd = openat(cfg->uploads_fd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (u->fd < 0)
-			return errno;
+		int e = create_tmp(u);
+		if (e)
+			return e;
 		if (saved_umask & 0644)
 			fchmod(u->fd, 0644); /* whatever the umask */
 	}
@@ -147,6 +183,18 @@ static int write_out(struct upload *u)
 	return 0;
 }
 
+/* Gives the O_TMPFILE fd the name `name`, never replacing a file. Returns
+ * 0, or -1 with errno. */
+static int link_anon(int fd, int dfd, const char *name)
+{
+	char proc[40];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int rc = linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW);
+	if (rc < 0 && errno == ENOENT) /* no /proc: needs CAP_DAC_READ_SEARCH */
+		rc = linkat(fd, "", dfd, name, AT_EMPTY_PATH);
+	return rc;
+}
+
 /* Makes the upload durable under its final name. Runs on a pool thread. */
 static int commit(struct upload *u)
 {
@@ -156,10 +204,12 @@ static int commit(struct upload *u)
 		return e;
 	if (fsync(u->fd) < 0)
 		return errno;
-	e = close(u->fd) < 0 ? errno : 0;
-	u->fd = -1;
-	if (e)
-		return e;
+	if (!u->anon) {
+		e = close(u->fd) < 0 ? errno : 0;
+		u->fd = -1;
+		if (e)
+			return e;
+	}
 	for (int tries = 0;; tries++) {
 		time_t t = time(NULL);
 		struct tm tm;
@@ -169,10 +219,12 @@ static int commit(struct upload *u)
 		snprintf(u->name, sizeof(u->name), "upload_%04d%02d%02d_%02d%02d%02d_%s.json",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, id);
-		/* Never replace a file: RENAME_NOREPLACE, or link+unlink where
-		 * the filesystem lacks it. */
-		int rc = renameat2(dfd, u->tmp, dfd, u->name, RENAME_NOREPLACE);
-		if (rc < 0 && errno == EINVAL) {
+		/* Never replace a file: linkat fails on an existing name, and
+		 * so does RENAME_NOREPLACE (link+unlink where the filesystem
+		 * lacks it). */
+		int rc = u->anon ? link_anon(u->fd, dfd, u->name)
+				 : renameat2(dfd, u->tmp, dfd, u->name, RENAME_NOREPLACE);
+		if (rc < 0 && errno == EINVAL && !u->anon) {
 			rc = linkat(dfd, u->tmp, dfd, u->name, 0);
 			if (rc == 0)
 				unlinkat(dfd, u->tmp, 0);
@@ -181,6 +233,15 @@ static int commit(struct upload *u)
 			break;
 		if (errno != EEXIST || tries >= 16)
 			return errno;
+	}
+	if (u->anon) {
+		e = close(u->fd) < 0 ? errno : 0;
+		u->fd = -1;
+		if (e) {
+			unlinkat(dfd, u->name, 0);
+			u->name[0] = '\0';
+			return e;
+		}
 	}
 	e = sync_dir_after_rename();
 	if (e) {
@@ -201,8 +262,9 @@ static void discard_files(struct upload *u)
 	if (u->fd >= 0) {
 		close(u->fd);
 		u->fd = -1;
-		unlinkat(cfg->uploads_fd, u->tmp, 0);
-	} else if (u->kind == JOB_COMMIT) {
+		if (!u->anon)
+			unlinkat(cfg->uploads_fd, u->tmp, 0);
+	} else if (u->kind == JOB_COMMIT && !u->anon && u->tmp[0]) {
 		unlinkat(cfg->uploads_fd, u->tmp, 0);
 	}
 	u->finished = true;
@@ -223,11 +285,50 @@ void upload_init(void)
 {
 	saved_umask = umask(022);
 	umask(saved_umask);
+	char h[256];
+	if (gethostname(h, sizeof(h)) < 0)
+		strcpy(h, "localhost");
+	h[sizeof(h) - 1] = '\0';
+	size_t i = 0;
+	for (; h[i] && i + 1 < sizeof(host_tag); i++) {
+		char ch = h[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			  ch == '.' || ch == '_';
+		host_tag[i] = ok ? ch : '_';
+	}
+	host_tag[i] = '\0';
+}
+
+/* Is name a temporary file this start may remove: a named fallback of
+ * this host whose process is gone, or one from before names carried the
+ * host and pid that is over an hour old? */
+static bool stale_tmp(const char *name, time_t now)
+{
+	size_t n = strlen(name), pl = strlen(TMP_PREFIX), sl = strlen(TMP_SUFFIX);
+	if (n <= pl + sl || strncmp(name, TMP_PREFIX, pl) != 0 || strcmp(name + n - sl, TMP_SUFFIX) != 0)
+		return false;
+	/* ".upload-<host>-<pid>-<id>.tmp", read from the right. */
+	const char *end = name + n - sl;
+	const char *dash_id = end - TMP_ID_LEN - 1;
+	if (dash_id > name + pl && *dash_id == '-') {
+		const char *p = dash_id;
+		while (p > name + pl && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		if (p < dash_id && p > name + pl + 1 && p[-1] == '-') {
+			size_t hn = (size_t)(p - 1 - (name + pl));
+			long pid = strtol(p, NULL, 10);
+			return hn == strlen(host_tag) && memcmp(name + pl, host_tag, hn) == 0 &&
+			       pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		}
+	}
+	struct stat sb;
+	return fstatat(cfg->uploads_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > 3600;
 }
 
 int upload_cleanup_stale(void)
 {
-	int dfd = dup(cfg->uploads_fd);
+	upload_init();
+	int dfd = openat(cfg->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return 0;
 	DIR *d = fdopendir(dfd);
@@ -236,15 +337,11 @@ int upload_cleanup_stale(void)
 		return 0;
 	}
 	int removed = 0;
-	size_t pl = strlen(TMP_PREFIX), sl = strlen(TMP_SUFFIX);
+	time_t now = time(NULL);
 	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n > pl + sl && strncmp(e->d_name, TMP_PREFIX, pl) == 0 &&
-		    strcmp(e->d_name + n - sl, TMP_SUFFIX) == 0 &&
-		    unlinkat(cfg->uploads_fd, e->d_name, 0) == 0)
+	while ((e = readdir(d)) != NULL)
+		if (stale_tmp(e->d_name, now) && unlinkat(cfg->uploads_fd, e->d_name, 0) == 0)
 			removed++;
-	}
 	closedir(d);
 	return removed;
 }
@@ -326,13 +423,12 @@ enum hstep upload_begin(const struct hreq *h, struct response *r, struct upload 
 	u->err = 0;
 	u->kind = JOB_WRITE;
 	u->finished = false;
+	u->anon = false;
+	u->tmp[0] = '\0';
 	u->bytes = 0;
 	u->buf_n = 0;
 	u->name[0] = '\0';
 	snprintf(u->peer, sizeof(u->peer), "%s", h->peer ? h->peer : "-");
-	char id[ID_LEN + 5];
-	random_id(id, sizeof(id) - 1);
-	snprintf(u->tmp, sizeof(u->tmp), TMP_PREFIX "%s" TMP_SUFFIX, id);
 	jc_init(&u->jc);
 	*out = u;
 	r->send_continue = info->expect_continue && !(info->has_length && info->length == 0);

@@ -749,7 +749,8 @@ class TestChanges(Base):
             r = self.req(c, path)
             self.assert_full(r, data)
         rel = rel or path.lstrip("/")
-        self.assertTrue(self.held_open(rel), "%s was not cached: nothing to invalidate" % rel)
+        self.assertTrue(self.held_open(rel), "%s was not cached: nothing to invalidate; "
+                        "server log: %r" % (rel, self.srv.log[-6:]))
         return r
 
     def check_changed(self, c, path, old, new, ctype=None):

@@ -73,8 +73,44 @@ def listing(d):
         return set()
 
 
-def temps(d):
-    return {n for n in listing(d) if TMP_RE.match(n)}
+def temps(d, srv=None):
+    """The temporary files of uploads in d: named ones (the fallback where
+    O_TMPFILE is missing), and, when srv is given, the unnamed O_TMPFILE
+    inodes its process holds in d (as "fd:<target>")."""
+    out = {n for n in listing(d) if TMP_RE.match(n)}
+    if srv is not None and srv.proc.poll() is None:
+        real = os.path.realpath(d)
+        fds = "/proc/%d/fd" % srv.proc.pid
+        try:
+            entries = os.listdir(fds)
+        except OSError:
+            entries = []
+        for fd in entries:
+            try:
+                t = os.readlink(os.path.join(fds, fd))
+            except OSError:
+                continue
+            if t.startswith(real + "/#") and t.endswith(" (deleted)"):
+                out.add("fd:" + t)
+    return out
+
+
+_SHIM = None
+
+
+def no_tmpfile_env():
+    """LD_PRELOAD of tests/integration/no_tmpfile.c: O_TMPFILE fails with
+    EOPNOTSUPP, as on NFS, so the server uses named temporary files."""
+    global _SHIM
+    if _SHIM is None:
+        out = os.path.join(tempfile.mkdtemp(prefix="mthttpd-shim-"), "no_tmpfile.so")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_tmpfile.c")
+        subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", out, src, "-ldl"], check=True)
+        _SHIM = out
+    env = {"LD_PRELOAD": _SHIM}
+    if os.environ.get("ASAN_OPTIONS") is not None or "asan" in harness.BIN:
+        env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    return env
 
 
 # The server holds up to 48 KiB of a body in memory before its first write;
@@ -175,12 +211,14 @@ class OwnServer(UploadCase):
     """One server for the class, with its own root and uploads dir."""
     server_args = ()
     threads = 2
+    named_temps = False   # run with O_TMPFILE refused (named temporary files)
 
     @classmethod
     def setUpClass(cls):
         cls.root = make_root()
         cls.updir = os.path.join(cls.root, "uploads")
-        cls.srv = Server(*cls.server_args, root=cls.root, threads=cls.threads)
+        cls.srv = Server(*cls.server_args, root=cls.root, threads=cls.threads,
+                         extra_env=no_tmpfile_env() if cls.named_temps else None)
 
     @classmethod
     def tearDownClass(cls):
@@ -629,7 +667,7 @@ class UploadBasics(OwnServer):
                 c = self.srv.connect()
                 try:
                     c.send(upload_request(self.srv, b"", headers=extra) + raw_tail)
-                    self.assertTrue(poll(lambda: temps(self.updir) - before),
+                    self.assertTrue(poll(lambda: temps(self.updir, self.srv) - before),
                                     "no temporary file while the body streams in")
                     if rst:
                         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -651,20 +689,22 @@ class UploadBasics(OwnServer):
         finally:
             os.unlink(planted)
         # The temporary file of an upload in flight is not served either.
-        before = temps(self.updir)
+        before = temps(self.updir, self.srv)
         c = self.srv.connect()
         try:
             c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}) +
                    b'["in flight",' + SPILL[1:])
-            new = poll(lambda: temps(self.updir) - before)
+            new = poll(lambda: temps(self.updir, self.srv) - before)
             self.assertTrue(new, "no temporary file appeared for an upload in flight")
             for t in new:
+                if t.startswith("fd:"):
+                    continue  # unnamed: nothing to ask for
                 r = self.srv.get("/uploads/" + t)
                 self.assertEqual(r.status, 404, (t, r))
                 self.assertNotIn(b"in flight", r.body)
         finally:
             c.close()
-        self.assertTrue(poll(lambda: not (temps(self.updir) - before)),
+        self.assertTrue(poll(lambda: not (temps(self.updir, self.srv) - before)),
                         "temporary file left after the client went away")
 
     def test_disconnect_mid_body_leaves_nothing(self):
@@ -675,7 +715,7 @@ class UploadBasics(OwnServer):
             c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}))
             c.send(SPILL)  # a valid prefix, long enough to reach the disk
             # The server has begun the upload once its temporary file exists.
-            self.assertTrue(poll(lambda: temps(self.updir) - before),
+            self.assertTrue(poll(lambda: temps(self.updir, self.srv) - before),
                             "no temporary file while the body streams in")
         finally:
             c.close()
@@ -813,7 +853,7 @@ class UploadStall(OwnServer):
         c = self.srv.connect()
         try:
             c.send(upload_request(self.srv, b"", headers={"Content-Length": SPILL_CL}) + SPILL)
-            self.assertTrue(poll(lambda: temps(self.updir) - before),
+            self.assertTrue(poll(lambda: temps(self.updir, self.srv) - before),
                             "no temporary file while the body streams in")
             # README: a body that stalls past --keepalive-timeout closes.
             self.assertTrue(c.closed_by_peer(timeout=6), "stalled upload not closed: %r" % c.buf)
@@ -1001,6 +1041,8 @@ class UploadDiskFull(UploadCase):
 # ---------------------------------------------------------------- crash
 
 class UploadCrash(UploadCase):
+    named_temps = False
+
     def setUp(self):
         self.root = make_root()
         self.updir = tempfile.mkdtemp(prefix="mthttpd-crash-up-")
@@ -1013,7 +1055,8 @@ class UploadCrash(UploadCase):
         shutil.rmtree(self.updir, ignore_errors=True)
 
     def start(self):
-        s = Server("--uploads", self.updir, root=self.root, threads=2)
+        s = Server("--uploads", self.updir, root=self.root, threads=2,
+                   extra_env=no_tmpfile_env() if self.named_temps else None)
         self.servers.append(s)
         return s
 
@@ -1027,9 +1070,11 @@ class UploadCrash(UploadCase):
             c.send(upload_request(srv, b"", headers={"Content-Length": SPILL_CL}) +
                    b'{"partial": %d, "pad": "' % k + b"p" * 70000)
             partial.append(c)
-        self.assertTrue(poll(lambda: len(temps(self.updir)) >= 3),
+        self.assertTrue(poll(lambda: len(temps(self.updir, srv)) >= 3),
                         "no temporary files for uploads in flight: %r" % listing(self.updir))
         stale = temps(self.updir)
+        # Named temporary files only where O_TMPFILE is missing.
+        self.assertEqual(len(stale) >= 3, self.named_temps, stale)
 
         done, cond = [], threading.Condition()
         stop = threading.Event()
@@ -1063,6 +1108,9 @@ class UploadCrash(UploadCase):
         for c in partial:
             c.close()
         self.assertTrue(stale <= listing(self.updir), "temporary files vanished before restart")
+        if not self.named_temps:
+            # O_TMPFILE: a crash leaves nothing at all to clean up.
+            self.assertFalse(temps(self.updir), listing(self.updir))
         with cond:
             answered = list(done)
 
@@ -1083,6 +1131,93 @@ class UploadCrash(UploadCase):
             self.assertTrue(NAME_RE.match(n), "unexpected file %r after restart" % n)
         # And the restarted server works.
         self.upload_ok(b'{"after": "restart"}')
+
+
+class UploadNamedTemps(OwnServer):
+    """Where O_TMPFILE is missing: the same guarantees with named files."""
+    named_temps = True
+    test_disconnect_variants_leave_nothing = UploadBasics.test_disconnect_variants_leave_nothing
+    test_temp_files_never_served = UploadBasics.test_temp_files_never_served
+    test_disconnect_mid_body_leaves_nothing = UploadBasics.test_disconnect_mid_body_leaves_nothing
+
+    def test_upload_and_name_format(self):
+        self.upload_ok(b'{"named": "temps"}')
+        self.assertFalse(temps(self.updir), listing(self.updir))
+
+
+class UploadCrashNamedTemps(UploadCrash):
+    """The same where the filesystem lacks O_TMPFILE (NFS): named temporary
+    files carry host and pid; a restart removes those of dead processes of
+    this host only."""
+    named_temps = True
+
+    def test_only_dead_processes_temps_of_this_host_are_removed(self):
+        host = re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname())[:63]
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        names = {
+            "mine_dead": ".upload-%s-%d-aaaaaaaaaaaa.tmp" % (host, dead.pid),
+            "mine_alive": ".upload-%s-%d-bbbbbbbbbbbb.tmp" % (host, os.getpid()),
+            "other_host": ".upload-otherhost-%d-cccccccccccc.tmp" % dead.pid,
+            "legacy_new": ".upload-dddddddddddd.tmp",
+            "legacy_old": ".upload-eeeeeeeeeeee.tmp",
+        }
+        for n in names.values():
+            with open(os.path.join(self.updir, n), "wb") as f:
+                f.write(b"{")
+        old = time.time() - 2 * 3600
+        os.utime(os.path.join(self.updir, names["legacy_old"]), (old, old))
+        srv = self.start()
+        self.srv = srv
+        left = listing(self.updir)
+        self.assertNotIn(names["mine_dead"], left)
+        self.assertNotIn(names["legacy_old"], left)
+        for k in ("mine_alive", "other_host", "legacy_new"):
+            self.assertIn(names[k], left, k)
+        self.assertIsNotNone(srv.wait_log(r"removed 2 temporary upload file", timeout=3), srv.log)
+        self.upload_ok(b'{"named": true}')
+        self.assertIsNotNone(srv.wait_log(r"no O_TMPFILE", timeout=3), srv.log)
+
+
+class UploadSharedDirectory(UploadCase):
+    """Several instances on one uploads directory (issue 12): no lock, no
+    clean-up of each other's files, every upload stored exactly once."""
+
+    def test_three_instances_share_uploads(self):
+        root = make_root()
+        updir = tempfile.mkdtemp(prefix="mthttpd-shared-up-")
+        self.addCleanup(shutil.rmtree, root, True)
+        self.addCleanup(shutil.rmtree, updir, True)
+        srvs = []
+        for i in range(3):
+            s = Server("--uploads", updir, root=root, threads=1,
+                       extra_env=no_tmpfile_env() if i == 2 else None)
+            self.addCleanup(s.stop)
+            srvs.append(s)
+        sent = {}
+        lock = threading.Lock()
+
+        def worker(k):
+            for j in range(20):
+                body = ('{"instance": %d, "n": %d}' % (k % 3, j)).encode()
+                r = post(srvs[k % 3], body)
+                self.assertEqual(r.status, 201, r)
+                name = LOCATION_RE.match(r.header("Location")).group(1)
+                with lock:
+                    self.assertNotIn(name, sent)
+                    sent[name] = body
+
+        ths = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(60)
+        self.assertEqual(len(sent), 120)
+        for name, body in sent.items():
+            with open(os.path.join(updir, name), "rb") as f:
+                self.assertEqual(f.read(), body)
+        self.assertEqual({n for n in listing(updir) if not TMP_RE.match(n)}, set(sent))
+        self.assertFalse(temps(updir), listing(updir))
 
 
 if __name__ == "__main__":
