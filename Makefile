@@ -19,14 +19,14 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all run test check-asan unit clean fuzz bench deps test-deps
+.PHONY: all run test check-asan unit clean fuzz bench deps test-deps install uninstall
 all: $(BIN)
 
 deps:
 	@sh tools/deps.sh cc:gcc
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 slowhttptest:slowhttptest
+	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -64,5 +64,27 @@ bench: $(BIN)
 
 clean:
 	rm -rf build mthttpd
+
+# Installs the binary, the man page and the systemd units, nothing else:
+#   make install [PREFIX=/usr/local] [DESTDIR=staging] [SYSTEMDUNITDIR=...]
+# The service's ExecStart names $(SBINDIR)/mthttpd (without DESTDIR).
+PREFIX         ?= /usr/local
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL        ?= install
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/mthttpd
+	$(INSTALL) -m 0644 mthttpd.8 $(DESTDIR)$(MANDIR)/man8/mthttpd.8
+	sed 's|/usr/local/sbin/mthttpd|$(SBINDIR)/mthttpd|' deploy/systemd/mthttpd.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/mthttpd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mthttpd.service
+	$(INSTALL) -m 0644 deploy/systemd/mthttpd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/mthttpd.socket
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mthttpd $(DESTDIR)$(MANDIR)/man8/mthttpd.8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/mthttpd.service $(DESTDIR)$(SYSTEMDUNITDIR)/mthttpd.socket
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/unit/*.d)

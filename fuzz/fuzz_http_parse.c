@@ -59,6 +59,41 @@ static void check_head(const struct http_request *req, const char *buf, int r)
 	}
 }
 
+/* A list field's lines (hp_field_lines): the first is the slice hp_analyze
+ * kept, "multi" means more than one, and joined they are what
+ * hp_join_field gives whenever that fits its buffer. */
+static void check_list(const struct http_request *req, const char *name, struct hp_slice first,
+		       bool multi)
+{
+	static char joined[HP_MAX_HEAD + 2 * HP_MAX_HEADERS], mine[HP_MAX_HEAD + 2 * HP_MAX_HEADERS];
+	struct hp_slice lines[HP_MAX_HEADERS];
+	size_t nl = hp_field_lines(req, name, lines, HP_MAX_HEADERS), jn, mn = 0;
+
+	check(nl <= req->nheaders);
+	check((nl == 0) == (first.p == NULL));
+	check(nl == 0 || (lines[0].p == first.p && lines[0].n == first.n));
+	check(multi == (nl > 1));
+	for (size_t k = 0; k < nl; k++) {
+		if (k) {
+			memcpy(mine + mn, ", ", 2);
+			mn += 2;
+		}
+		memcpy(mine + mn, lines[k].p, lines[k].n);
+		mn += lines[k].n;
+	}
+	jn = hp_join_field(req, name, joined, sizeof(joined));
+	check(jn == mn && memcmp(joined, mine, mn) == 0);
+	if (nl > 1)
+		check(hp_field_lines(req, name, lines, 1) == 1);
+}
+
+static void check_lists(const struct http_request *req, const struct hp_info *info)
+{
+	check_list(req, "if-match", info->if_match, info->if_match_multi);
+	check_list(req, "If-None-Match", info->if_none_match, info->if_none_match_multi);
+	check_list(req, "ACCEPT-ENCODING", info->accept_encoding, info->accept_encoding_multi);
+}
+
 static void check_info(const struct http_request *req, const char *buf, int r)
 {
 	struct hp_info info;
@@ -75,6 +110,7 @@ static void check_info(const struct http_request *req, const char *buf, int r)
 	check(!(info.chunked && info.has_length));
 	check(req->minor == 0 || info.host.p != NULL);
 	check(!info.has_length || info.length <= (uint64_t)INT64_MAX);
+	check_lists(req, &info);
 }
 
 static void check_parse(const uint8_t *data, size_t size)

@@ -7,26 +7,23 @@
  * int64 day count we can meet. */
 #include "cond.h"
 
+#include "chars.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SECS_PER_DAY 86400
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* Field values should arrive trimmed, but trimming twice costs nothing and
  * keeps these functions safe to call on raw slices. */
 static void trim_ows(const char **v, size_t *n)
 {
-	while (*n > 0 && is_ows((*v)[0])) {
+	while (*n > 0 && ch_is_ows((*v)[0])) {
 		(*v)++;
 		(*n)--;
 	}
-	while (*n > 0 && is_ows((*v)[*n - 1]))
+	while (*n > 0 && ch_is_ows((*v)[*n - 1]))
 		(*n)--;
 }
 
@@ -95,11 +92,40 @@ size_t etag_make(char *buf, uint64_t ino, uint64_t size, int64_t mtime_ns, char 
 	return (size_t)len;
 }
 
+/* Scans one list v[0..n) of entity-tags, empty elements and OWS around
+ * commas allowed (§5.6.1.2). Returns 1 when an element matches mine, 0
+ * when none does, -1 when the list is malformed. The whole list is checked
+ * even after a match, because a malformed list must match nothing. */
+static int etag_scan(const char *v, size_t n, const struct etag *mine, bool strong)
+{
+	struct etag t;
+	int matched = 0;
+	size_t i = 0;
+
+	for (;;) {
+		while (i < n && ch_is_ows(v[i]))
+			i++;
+		if (i >= n)
+			break;
+		if (v[i] == ',') {
+			i++;
+			continue;
+		}
+		if (!read_etag(v, n, &i, &t))
+			return -1;
+		if (etag_eq(&t, mine, strong))
+			matched = 1;
+		while (i < n && ch_is_ows(v[i]))
+			i++;
+		if (i < n && v[i] != ',')
+			return -1;
+	}
+	return matched;
+}
+
 bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, bool strong)
 {
-	struct etag mine, t;
-	bool matched = false;
-	size_t i = 0;
+	struct etag mine;
 
 	if (v == NULL)
 		return false;
@@ -110,27 +136,29 @@ bool etag_list_match(const char *v, size_t n, const char *etag, size_t elen, boo
 		return true;
 	if (!parse_one_etag(etag, elen, &mine))
 		return false;
+	return etag_scan(v, n, &mine, strong) == 1;
+}
 
-	/* #entity-tag: empty elements and OWS around commas are allowed
-	 * (§5.6.1.2). The whole list is checked even after a match, because
-	 * a malformed list must match nothing. */
-	for (;;) {
-		while (i < n && is_ows(v[i]))
-			i++;
-		if (i >= n)
-			break;
-		if (v[i] == ',') {
-			i++;
-			continue;
-		}
-		if (!read_etag(v, n, &i, &t))
+bool etag_lines_match(const struct hp_slice *lines, size_t nlines, const char *etag,
+		      size_t elen, bool strong)
+{
+	struct etag mine;
+	bool matched = false;
+
+	/* One line is the plain case, "*" included. On several lines "*"
+	 * cannot stand alone: the joined list "*, ..." is malformed, which
+	 * etag_scan finds, as '*' cannot start an entity-tag. An element
+	 * cannot span two lines either: the join puts ", " between them. */
+	if (nlines == 1)
+		return etag_list_match(lines[0].p, lines[0].n, etag, elen, strong);
+	if (nlines == 0 || !parse_one_etag(etag, elen, &mine))
+		return false;
+	for (size_t k = 0; k < nlines; k++) {
+		int r = etag_scan(lines[k].p, lines[k].n, &mine, strong);
+
+		if (r < 0)
 			return false;
-		if (etag_eq(&t, &mine, strong))
-			matched = true;
-		while (i < n && is_ows(v[i]))
-			i++;
-		if (i < n && v[i] != ',')
-			return false;
+		matched |= r == 1;
 	}
 	return matched;
 }
@@ -414,7 +442,11 @@ enum cond_result cond_evaluate(const struct cond_input *in)
 
 	/* 1, 2: If-Match (strong), else If-Unmodified-Since. An invalid
 	 * date is ignored (§13.1.4). */
-	if (in->if_match != NULL) {
+	if (in->if_match_lines != NULL) {
+		if (!etag_lines_match(in->if_match_lines, in->if_match_nlines, in->etag,
+				      in->etag_n, true))
+			return COND_FAILED;
+	} else if (in->if_match != NULL) {
 		if (!etag_list_match(in->if_match, in->if_match_n, in->etag,
 				     in->etag_n, true))
 			return COND_FAILED;
@@ -429,9 +461,14 @@ enum cond_result cond_evaluate(const struct cond_input *in)
 	 * only. A date later than our clock is not one we could have sent
 	 * as Last-Modified, so it is treated as invalid (RFC 2616 §14.25);
 	 * otherwise a client with a fast clock would freeze its cache. */
-	if (in->if_none_match != NULL) {
-		if (etag_list_match(in->if_none_match, in->if_none_match_n,
-				    in->etag, in->etag_n, false))
+	if (in->if_none_match_lines != NULL || in->if_none_match != NULL) {
+		bool match = in->if_none_match_lines != NULL ?
+			etag_lines_match(in->if_none_match_lines, in->if_none_match_nlines,
+					 in->etag, in->etag_n, false) :
+			etag_list_match(in->if_none_match, in->if_none_match_n,
+					in->etag, in->etag_n, false);
+
+		if (match)
 			return in->get_or_head ? COND_NOT_MODIFIED : COND_FAILED;
 	} else if (in->get_or_head && in->if_modified_since != NULL) {
 		if (http_date_parse(in->if_modified_since,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostmatch.h"
 #include "mime.h"
 
 #define MTHTTPD_VERSION "0.1.0"
@@ -32,8 +33,8 @@ struct config {
 	int root_fd;            /* O_PATH descriptor of the root */
 	int uploads_fd;         /* O_PATH|O_DIRECTORY descriptor of the uploads dir */
 	bool host_any;          /* --allow-host '*' */
-	char **host_names;      /* lower-case names the Host header may carry */
-	size_t n_host_names;
+	struct hm_entry *hosts; /* what the Host header may name (hostmatch.h) */
+	size_t n_hosts;
 	char keepalive_hdr[80]; /* "Connection: keep-alive\r\nKeep-Alive: timeout=N, max=" */
 	size_t keepalive_hdr_n;
 };

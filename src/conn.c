@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hostmatch.h"
 #include "iopool.h"
 #include "path.h"
 #include "static_file.h"
@@ -310,46 +311,19 @@ static void send_continue(struct conn *c)
 
 /* Is the Host one this server answers to? By name only: a proxy or a port
  * mapping changes the port, DNS rebinding is about the name. Returns 0,
- * 403 (not served here) or 400 (a port that is no port). */
+ * 403 (not served here) or 400 (malformed). */
 static int host_check(struct hp_slice h)
 {
 	if (cfg->host_any)
 		return 0;
-	if (h.n == 0)
-		return 403; /* an empty Host names nothing served here */
-	size_t name_n = h.n;
-	if (h.p[0] == '[') {
-		const char *e = memchr(h.p, ']', h.n);
-		if (e == NULL)
-			return 403;
-		name_n = (size_t)(e - h.p) + 1;
-	} else {
-		const char *colon = memchr(h.p, ':', h.n);
-		if (colon)
-			name_n = (size_t)(colon - h.p);
+	switch (hm_match(cfg->hosts, cfg->n_hosts, h.p, h.n)) {
+	case HM_ALLOWED:
+		return 0;
+	case HM_MALFORMED:
+		return 400;
+	default:
+		return 403;
 	}
-	if (name_n < h.n) {
-		if (h.p[name_n] != ':')
-			return 403;
-		uint32_t port = 0;
-		for (size_t i = name_n + 1; i < h.n; i++) {
-			if (h.p[i] < '0' || h.p[i] > '9')
-				return 400;
-			port = port * 10 + (uint32_t)(h.p[i] - '0');
-			if (port > 65535)
-				return 400;
-		}
-	}
-	/* "localhost." is the same name as "localhost" (a fully qualified
-	 * name's root label); nginx compares without it too. */
-	if (name_n > 1 && h.p[name_n - 1] == '.')
-		name_n--;
-	for (size_t i = 0; i < cfg->n_host_names; i++) {
-		const char *n = cfg->host_names[i];
-		if (strlen(n) == name_n && strncasecmp(n, h.p, name_n) == 0)
-			return 0;
-	}
-	return 403;
 }
 
 /* Is the target /upload, compared after decoding and normalising (so
@@ -378,16 +352,6 @@ static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t
 	}
 	*off = (uint16_t)(s.p - c->buf);
 	*n = (uint16_t)s.n;
-}
-
-static void join_list(const struct http_request *req, const char *name, bool multi,
-		      struct hp_slice *v, char *buf)
-{
-	if (!multi)
-		return;
-	size_t n = hp_join_field(req, name, buf, 1024);
-	if (n)
-		*v = (struct hp_slice){ buf, n };
 }
 
 /* Reads the file-change queue when this request's bytes came after it was
@@ -500,13 +464,6 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		conn_error(c, st, st == 400 ? "malformed Host" : "host not served here", NULL);
 		return;
 	}
-
-	/* List fields on several lines become one list (RFC 9110 5.3). */
-	char joined[3][1024];
-	join_list(req, "if-match", info.if_match_multi, &info.if_match, joined[0]);
-	join_list(req, "if-none-match", info.if_none_match_multi, &info.if_none_match, joined[1]);
-	join_list(req, "accept-encoding", info.accept_encoding_multi, &info.accept_encoding,
-		  joined[2]);
 
 	char ip[INET6_ADDRSTRLEN];
 	struct hreq h = {

@@ -5,6 +5,8 @@
  * where a request ends (request smuggling). */
 #include "http_parse.h"
 
+#include "chars.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +17,7 @@
 #endif
 
 #define COLD __attribute__((cold, noinline))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Character classes, one bit each, so every scan is one table lookup. */
 #define C_TCHAR 0x01 /* token (RFC 9110 §5.6.2) */
@@ -49,26 +52,6 @@ static inline bool is(unsigned char c, unsigned char klass)
 	return (cls[c] & klass) != 0;
 }
 
-static inline bool is_ows(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static inline bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static inline unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static inline unsigned hex_value(unsigned char c)
-{
-	return is_digit(c) ? (unsigned)(c - '0') : (unsigned)(lower(c) - 'a' + 10);
-}
-
 /* ASCII-only on purpose: the locale must not change how a field name or a
  * transfer coding is recognised. */
 static bool ieq(const unsigned char *p, size_t n, const char *lit, size_t litn)
@@ -78,7 +61,7 @@ static bool ieq(const unsigned char *p, size_t n, const char *lit, size_t litn)
 	if (n != litn)
 		return false;
 	for (i = 0; i < n; i++)
-		if (lower(p[i]) != lower((unsigned char)lit[i]))
+		if (ch_lower(p[i]) != ch_lower((unsigned char)lit[i]))
 			return false;
 	return true;
 }
@@ -107,7 +90,7 @@ static bool ipv4_valid(const unsigned char *p, size_t n)
 				return false;
 			d0 = ++i;
 		}
-		while (i < n && is_digit(p[i]) && i - d0 < 3)
+		while (i < n && ch_is_digit(p[i]) && i - d0 < 3)
 			v = v * 10 + (p[i++] - '0');
 		if (i == d0 || v > 255 || (i - d0 > 1 && p[d0] == '0'))
 			return false;
@@ -165,7 +148,7 @@ static bool ipvfuture_valid(const unsigned char *p, size_t n)
 {
 	size_t i = 1;
 
-	if (n < 4 || lower(p[0]) != 'v')
+	if (n < 4 || ch_lower(p[0]) != 'v')
 		return false;
 	while (i < n && is(p[i], C_HEX))
 		i++;
@@ -215,7 +198,7 @@ static bool host_port_valid(const unsigned char *p, size_t n)
 		return false;
 	/* port = *DIGIT: "host:" is allowed by the grammar. */
 	for (i++; i < n; i++)
-		if (!is_digit(p[i]))
+		if (!ch_is_digit(p[i]))
 			return false;
 	return true;
 }
@@ -274,7 +257,7 @@ static COLD int version_error(struct http_request *req, size_t k, unsigned char 
 		return fail(req, 400, "bare LF in request line");
 	if (k == 9)
 		return fail(req, 400, "bare CR in request line");
-	if (k == 8 && is_ows(c))
+	if (k == 8 && ch_is_ows(c))
 		return fail(req, 400, "trailing whitespace in request line");
 	return fail(req, 400, "malformed HTTP version");
 }
@@ -359,7 +342,7 @@ static int split_target(struct http_request *req, size_t q)
 /* The byte that ended a field name was not a colon, or the name was empty. */
 static COLD int field_name_error(struct http_request *req, unsigned char c)
 {
-	if (is_ows(c))
+	if (ch_is_ows(c))
 		return fail(req, 400, "whitespace before colon");
 	if (c == '\r' || c == '\n')
 		return fail(req, 400, "field line without colon");
@@ -368,22 +351,14 @@ static COLD int field_name_error(struct http_request *req, unsigned char c)
 	return fail(req, 400, "empty field name");
 }
 
-int hp_parse_request(const char *buf, size_t len, struct http_request *req)
+/* method SP request-target SP: the method and the raw target, with the
+ * query's start noted in *q (0 when none). Returns the offset of the
+ * HTTP-version, or HP_INCOMPLETE / HP_ERROR. */
+static int parse_method_target(const char *buf, size_t lim, struct http_request *req, size_t *q)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t lim = len < HP_MAX_HEAD ? len : HP_MAX_HEAD;
-	size_t i = 0, t0, v0, q = 0;
+	size_t i = 0, t0;
 	unsigned char c;
-	int r;
-
-	req->line = req->method = req->target = (struct hp_slice){ NULL, 0 };
-	req->authority = req->path = req->query = (struct hp_slice){ NULL, 0 };
-	req->m = HP_M_OTHER;
-	req->form = HP_ORIGIN;
-	req->minor = 0;
-	req->nheaders = 0;
-	req->status = 0;
-	req->reason = NULL;
 
 	/* method SP */
 	while (i < lim && is(s[i], C_TCHAR))
@@ -417,8 +392,8 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		if (c == ' ')
 			break;
 		if (c == '?') {
-			if (q == 0)
-				q = i - t0;
+			if (*q == 0)
+				*q = i - t0;
 			i++;
 		} else if (c == '%') {
 			if ((lim - i > 1 && !is(s[i + 1], C_HEX)) ||
@@ -439,50 +414,57 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		return fail(req, 400, "empty request-target or extra space");
 	req->target.p = buf + t0;
 	req->target.n = i - t0;
+	return (int)(i + 1);
+}
 
-	/* HTTP-version CRLF, checked byte by byte so that garbage is reported
-	 * before the line is complete. */
-	v0 = ++i;
+/* HTTP-version CRLF at s[v0..), checked byte by byte so that garbage is
+ * reported before the line is complete. Returns 0, HP_INCOMPLETE or
+ * HP_ERROR. */
+static int parse_version(const unsigned char *s, size_t v0, size_t lim, struct http_request *req)
+{
+	size_t k, avail;
+
 	if (lim - v0 >= 10 && memcmp(s + v0, "HTTP/1.1\r\n", 10) == 0) {
 		req->minor = 1;
-	} else {
-		size_t k, avail = lim - v0 < 10 ? lim - v0 : 10;
-
-		for (k = 0; k < avail; k++) {
-			bool ok;
-
-			c = s[v0 + k];
-			if (k < 5)
-				ok = c == (unsigned char)"HTTP/"[k];
-			else if (k == 5 || k == 7)
-				ok = is_digit(c);
-			else if (k == 6)
-				ok = c == '.';
-			else if (k == 8)
-				ok = c == '\r';
-			else
-				ok = c == '\n';
-			if (!ok)
-				return version_error(req, k, c);
-		}
-		if (avail < 10)
-			return need_more(req, lim, false);
-		if (s[v0 + 5] != '1')
-			return fail(req, 505, "unsupported HTTP version");
-		/* HTTP/1.x with x > 1 is answered as 1.1 (RFC 9110 §2.5). */
-		req->minor = s[v0 + 7] == '0' ? 0 : 1;
+		return 0;
 	}
-	req->line.p = buf;
-	req->line.n = v0 + 8;
-	r = split_target(req, q);
-	if (r != 0)
-		return r;
+	avail = lim - v0 < 10 ? lim - v0 : 10;
+	for (k = 0; k < avail; k++) {
+		unsigned char c = s[v0 + k];
+		bool ok;
 
-	/* *( field-line CRLF ) CRLF */
-	i = v0 + 10;
+		if (k < 5)
+			ok = c == (unsigned char)"HTTP/"[k];
+		else if (k == 5 || k == 7)
+			ok = ch_is_digit(c);
+		else if (k == 6)
+			ok = c == '.';
+		else if (k == 8)
+			ok = c == '\r';
+		else
+			ok = c == '\n';
+		if (!ok)
+			return version_error(req, k, c);
+	}
+	if (avail < 10)
+		return need_more(req, lim, false);
+	if (s[v0 + 5] != '1')
+		return fail(req, 505, "unsupported HTTP version");
+	/* HTTP/1.x with x > 1 is answered as 1.1 (RFC 9110 §2.5). */
+	req->minor = s[v0 + 7] == '0' ? 0 : 1;
+	return 0;
+}
+
+/* *( field-line CRLF ) CRLF from s[i..lim). Returns the length of the whole
+ * head (through the blank line), HP_INCOMPLETE or HP_ERROR. */
+static int parse_fields(const char *buf, size_t i, size_t lim, struct http_request *req)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+
 	for (;;) {
 		struct hp_header *h;
 		size_t n0, val, e;
+		unsigned char c;
 
 		if (i == lim)
 			return need_more(req, lim, true);
@@ -494,7 +476,7 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 				return fail(req, 400, "bare CR in field");
 			return (int)(i + 2);
 		}
-		if (is_ows(c)) {
+		if (ch_is_ows(c)) {
 			/* RFC 9112 §2.2 and §5.2: both must be rejected by a
 			 * server that does not want to be smuggled through. */
 			if (req->nheaders == 0)
@@ -518,7 +500,7 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 		h->name.n = i - n0;
 
 		i++;
-		while (i < lim && is_ows(s[i]))
+		while (i < lim && ch_is_ows(s[i]))
 			i++;
 		val = i;
 		i = scan_value(s, i, lim);
@@ -533,13 +515,43 @@ int hp_parse_request(const char *buf, size_t len, struct http_request *req)
 			return need_more(req, lim, true);
 		if (s[i + 1] != '\n')
 			return fail(req, 400, "bare CR in field");
-		for (e = i; e > val && is_ows(s[e - 1]); e--)
+		for (e = i; e > val && ch_is_ows(s[e - 1]); e--)
 			;
 		h->value.p = buf + val;
 		h->value.n = e - val;
 		req->nheaders++;
 		i += 2;
 	}
+}
+
+int hp_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+	size_t lim = len < HP_MAX_HEAD ? len : HP_MAX_HEAD;
+	size_t v0, q = 0;
+	int r;
+
+	req->line = req->method = req->target = (struct hp_slice){ NULL, 0 };
+	req->authority = req->path = req->query = (struct hp_slice){ NULL, 0 };
+	req->m = HP_M_OTHER;
+	req->form = HP_ORIGIN;
+	req->minor = 0;
+	req->nheaders = 0;
+	req->status = 0;
+	req->reason = NULL;
+
+	r = parse_method_target(buf, lim, req, &q);
+	if (r < 0)
+		return r;
+	v0 = (size_t)r;
+	r = parse_version((const unsigned char *)buf, v0, lim, req);
+	if (r != 0)
+		return r;
+	req->line.p = buf;
+	req->line.n = v0 + 8;
+	r = split_target(req, q);
+	if (r != 0)
+		return r;
+	return parse_fields(buf, v0 + 10, lim, req);
 }
 
 /* ---- Field semantics ---- */
@@ -568,7 +580,7 @@ static bool parse_length(struct hp_slice v, uint64_t *out)
 	for (i = 0; i < v.n; i++) {
 		unsigned char c = (unsigned char)v.p[i];
 
-		if (!is_digit(c))
+		if (!ch_is_digit(c))
 			return false;
 		x = x * 10 + (c - '0');
 	}
@@ -586,7 +598,7 @@ struct te_list {
 
 static size_t skip_ows(const unsigned char *p, size_t i, size_t n)
 {
-	while (i < n && is_ows(p[i]))
+	while (i < n && ch_is_ows(p[i]))
 		i++;
 	return i;
 }
@@ -690,7 +702,7 @@ static bool next_member(const unsigned char *p, size_t n, size_t *i, size_t *e0,
 	*e0 = j;
 	while (j < n && p[j] != ',')
 		j++;
-	for (*e1 = j; *e1 > *e0 && is_ows(p[*e1 - 1]); (*e1)--)
+	for (*e1 = j; *e1 > *e0 && ch_is_ows(p[*e1 - 1]); (*e1)--)
 		;
 	*i = j + 1;
 	return true;
@@ -711,21 +723,26 @@ static void connection_parse(struct hp_slice v, bool *close, bool *keep)
 	}
 }
 
-/* #expectation: every non-empty member must be 100-continue. Returns false
- * when another expectation is present. */
+/* #expectation: every non-empty member must be 100-continue. The whole
+ * list is read, so *cont is set whenever 100-continue is a member, even
+ * after or before one we do not know ("foo, 100-continue"): the caller then
+ * knows that a client may be waiting before it sends the body. Returns
+ * false when another expectation is present (417). */
 static bool expect_parse(struct hp_slice v, bool *cont)
 {
 	const unsigned char *p = (const unsigned char *)v.p;
 	size_t i = 0, e0, e1;
+	bool ok = true;
 
 	while (next_member(p, v.n, &i, &e0, &e1)) {
 		if (e1 == e0)
 			continue;
-		if (!ieq(p + e0, e1 - e0, "100-continue", 12))
-			return false;
-		*cont = true;
+		if (ieq(p + e0, e1 - e0, "100-continue", 12))
+			*cont = true;
+		else
+			ok = false;
 	}
-	return true;
+	return ok;
 }
 
 static void first(struct hp_slice *dst, const struct hp_header *h)
@@ -752,6 +769,20 @@ static void single(struct hp_slice *dst, bool *dup, const struct hp_header *h)
 		*dup = true;
 	else
 		*dst = h->value;
+}
+
+size_t hp_field_lines(const struct http_request *req, const char *name, struct hp_slice *out,
+		      size_t cap)
+{
+	size_t len = strlen(name), found = 0;
+
+	for (size_t k = 0; k < req->nheaders && found < cap; k++) {
+		const struct hp_header *h = &req->headers[k];
+
+		if (ieq((const unsigned char *)h->name.p, h->name.n, name, len))
+			out[found++] = h->value;
+	}
+	return found;
 }
 
 size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap)
@@ -949,9 +980,140 @@ static int ext_next(unsigned char b)
 		return CH_EXT_NAME0;
 	if (b == '\r')
 		return CH_SIZE_LF;
-	if (is_ows(b))
+	if (ch_is_ows(b))
 		return CH_EXT_WS;
 	return CH_ERROR;
+}
+
+/* The state after byte b in state st (any state but CH_DATA, CH_DONE and
+ * CH_ERROR), CH_ERROR included. One switch over every state, so the
+ * decoder pays one jump per byte; inlined early so that gcc threads the
+ * jumps between states as it did when this was the body of the loop. */
+static ALWAYS_INLINE int chunk_step(struct hp_chunked *c, int st, unsigned char b)
+{
+	switch (st) {
+	case CH_SIZE0:
+		if (!is(b, C_HEX)) {
+			st = CH_ERROR;
+			break;
+		}
+		c->left = (unsigned)ch_hex_value(b);
+		st = CH_SIZE;
+		break;
+	case CH_SIZE:
+		if (is(b, C_HEX)) {
+			/* A size that does not fit in 64 bits is
+			 * refused before it can overflow (leading zeros
+			 * are fine). Sizes past --max-upload are the
+			 * caller's to refuse. */
+			if (c->left > (CHUNK_SIZE_MAX >> 4)) {
+				st = CH_ERROR;
+				break;
+			}
+			c->left = (c->left << 4) | (unsigned)ch_hex_value(b);
+			break;
+		}
+		st = ext_next(b);
+		break;
+	case CH_EXT_WS:
+		if (!ch_is_ows(b))
+			st = b == ';' ? CH_EXT_NAME0 : CH_ERROR;
+		break;
+	case CH_EXT_NAME0:
+		if (!ch_is_ows(b))
+			st = is(b, C_TCHAR) ? CH_EXT_NAME : CH_ERROR;
+		break;
+	case CH_EXT_NAME:
+		if (is(b, C_TCHAR))
+			break;
+		if (b == '=')
+			st = CH_EXT_VAL0;
+		else if (ch_is_ows(b))
+			st = CH_EXT_NAME_WS;
+		else
+			st = ext_next(b);
+		break;
+	case CH_EXT_NAME_WS:
+		if (b == '=')
+			st = CH_EXT_VAL0;
+		else if (b == ';')
+			st = CH_EXT_NAME0;
+		else if (!ch_is_ows(b))
+			st = CH_ERROR;
+		break;
+	case CH_EXT_VAL0:
+		if (is(b, C_TCHAR))
+			st = CH_EXT_TOKEN;
+		else if (b == '"')
+			st = CH_EXT_QSTR;
+		else if (!ch_is_ows(b))
+			st = CH_ERROR;
+		break;
+	case CH_EXT_TOKEN:
+		if (!is(b, C_TCHAR))
+			st = ext_next(b);
+		break;
+	case CH_EXT_QSTR:
+		if (b == '"')
+			st = CH_EXT_QEND;
+		else if (b == '\\')
+			st = CH_EXT_QPAIR;
+		else if (!is(b, C_QD))
+			st = CH_ERROR;
+		break;
+	case CH_EXT_QPAIR:
+		st = is(b, C_FVAL) ? CH_EXT_QSTR : CH_ERROR;
+		break;
+	case CH_EXT_QEND:
+		st = ext_next(b);
+		break;
+	case CH_SIZE_LF:
+		if (b != '\n') {
+			st = CH_ERROR;
+			break;
+		}
+		c->line = 0;
+		st = c->left ? CH_DATA : CH_TR_LINE;
+		break;
+	case CH_DATA_CR:
+		st = b == '\r' ? CH_DATA_LF : CH_ERROR;
+		break;
+	case CH_DATA_LF:
+		st = b == '\n' ? CH_SIZE0 : CH_ERROR;
+		break;
+	case CH_TR_LINE:
+		if (b == '\r')
+			st = CH_END_LF;
+		else if (is(b, C_TCHAR))
+			st = CH_TR_NAME;
+		else
+			st = CH_ERROR; /* obs-fold, bare LF, empty name ... */
+		break;
+	case CH_TR_NAME:
+		if (b == ':')
+			st = CH_TR_VALUE;
+		else if (!is(b, C_TCHAR))
+			st = CH_ERROR;
+		break;
+	case CH_TR_VALUE:
+		if (b == '\r')
+			st = CH_TR_LF;
+		else if (!is(b, C_FVAL))
+			st = CH_ERROR;
+		break;
+	case CH_TR_LF:
+		st = b == '\n' ? CH_TR_LINE : CH_ERROR;
+		break;
+	case CH_END_LF:
+		if (b != '\n') {
+			st = CH_ERROR;
+			break;
+		}
+		st = CH_DONE;
+		c->done = true;
+		break;
+	}
+	return st;
 }
 
 int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
@@ -964,8 +1126,6 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 	data->p = NULL;
 	data->n = 0;
 	while (i < len) {
-		unsigned char b;
-
 		if (st == CH_DATA) {
 			size_t n = len - i;
 
@@ -981,7 +1141,6 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 		}
 		if (st == CH_DONE || st == CH_ERROR)
 			break;
-		b = s[i];
 		if (st <= CH_SIZE_LF) {
 			if (++c->line > CHUNK_LINE_MAX + 2) {
 				st = CH_ERROR;
@@ -993,128 +1152,7 @@ int hp_chunked_feed(struct hp_chunked *c, const char *buf, size_t len,
 				break;
 			}
 		}
-		switch (st) {
-		case CH_SIZE0:
-			if (!is(b, C_HEX)) {
-				st = CH_ERROR;
-				break;
-			}
-			c->left = hex_value(b);
-			st = CH_SIZE;
-			break;
-		case CH_SIZE:
-			if (is(b, C_HEX)) {
-				/* A size that does not fit in 64 bits is
-				 * refused before it can overflow (leading zeros
-				 * are fine). Sizes past --max-upload are the
-				 * caller's to refuse. */
-				if (c->left > (CHUNK_SIZE_MAX >> 4)) {
-					st = CH_ERROR;
-					break;
-				}
-				c->left = (c->left << 4) | hex_value(b);
-				break;
-			}
-			st = ext_next(b);
-			break;
-		case CH_EXT_WS:
-			if (!is_ows(b))
-				st = b == ';' ? CH_EXT_NAME0 : CH_ERROR;
-			break;
-		case CH_EXT_NAME0:
-			if (!is_ows(b))
-				st = is(b, C_TCHAR) ? CH_EXT_NAME : CH_ERROR;
-			break;
-		case CH_EXT_NAME:
-			if (is(b, C_TCHAR))
-				break;
-			if (b == '=')
-				st = CH_EXT_VAL0;
-			else if (is_ows(b))
-				st = CH_EXT_NAME_WS;
-			else
-				st = ext_next(b);
-			break;
-		case CH_EXT_NAME_WS:
-			if (b == '=')
-				st = CH_EXT_VAL0;
-			else if (b == ';')
-				st = CH_EXT_NAME0;
-			else if (!is_ows(b))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_VAL0:
-			if (is(b, C_TCHAR))
-				st = CH_EXT_TOKEN;
-			else if (b == '"')
-				st = CH_EXT_QSTR;
-			else if (!is_ows(b))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_TOKEN:
-			if (!is(b, C_TCHAR))
-				st = ext_next(b);
-			break;
-		case CH_EXT_QSTR:
-			if (b == '"')
-				st = CH_EXT_QEND;
-			else if (b == '\\')
-				st = CH_EXT_QPAIR;
-			else if (!is(b, C_QD))
-				st = CH_ERROR;
-			break;
-		case CH_EXT_QPAIR:
-			st = is(b, C_FVAL) ? CH_EXT_QSTR : CH_ERROR;
-			break;
-		case CH_EXT_QEND:
-			st = ext_next(b);
-			break;
-		case CH_SIZE_LF:
-			if (b != '\n') {
-				st = CH_ERROR;
-				break;
-			}
-			c->line = 0;
-			st = c->left ? CH_DATA : CH_TR_LINE;
-			break;
-		case CH_DATA_CR:
-			st = b == '\r' ? CH_DATA_LF : CH_ERROR;
-			break;
-		case CH_DATA_LF:
-			st = b == '\n' ? CH_SIZE0 : CH_ERROR;
-			break;
-		case CH_TR_LINE:
-			if (b == '\r')
-				st = CH_END_LF;
-			else if (is(b, C_TCHAR))
-				st = CH_TR_NAME;
-			else
-				st = CH_ERROR; /* obs-fold, bare LF, empty name ... */
-			break;
-		case CH_TR_NAME:
-			if (b == ':')
-				st = CH_TR_VALUE;
-			else if (!is(b, C_TCHAR))
-				st = CH_ERROR;
-			break;
-		case CH_TR_VALUE:
-			if (b == '\r')
-				st = CH_TR_LF;
-			else if (!is(b, C_FVAL))
-				st = CH_ERROR;
-			break;
-		case CH_TR_LF:
-			st = b == '\n' ? CH_TR_LINE : CH_ERROR;
-			break;
-		case CH_END_LF:
-			if (b != '\n') {
-				st = CH_ERROR;
-				break;
-			}
-			st = CH_DONE;
-			c->done = true;
-			break;
-		}
+		st = chunk_step(c, st, s[i]);
 		if (st == CH_ERROR)
 			break;
 		i++;

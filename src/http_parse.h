@@ -58,7 +58,8 @@ struct hp_info {
 	uint64_t length;           /* its value */
 	bool chunked;              /* Transfer-Encoding: chunked */
 	bool keep_alive;           /* version default adjusted by Connection */
-	bool expect_continue;      /* Expect: 100-continue */
+	bool expect_continue;      /* 100-continue is a member of the Expect list
+	                            * (HTTP/1.1), also when the answer is 417 */
 	struct hp_slice content_type, authorization, user_agent, referer;
 	struct hp_slice if_match, if_none_match, if_modified_since,
 		if_unmodified_since, if_range, range, accept_encoding;
@@ -75,13 +76,23 @@ struct hp_info {
  * text: 400 (no Host in 1.1, several Host, bad Host syntax, CL with TE,
  * different CL values, CL not all digits or overflowing, bad TE list, TE in
  * HTTP/1.0), 501 (a well-formed TE list ending in chunked with another
- * coding), 417 (an expectation other than 100-continue). Repeated
+ * coding), 417 (an expectation other than 100-continue; the whole list is
+ * read first, so info is complete, expect_continue included). Repeated
  * Range, If-Range, If-Modified-Since and If-Unmodified-Since are dropped
  * (invalid, so ignored); for other repeated singletons the first wins. */
 int hp_analyze(const struct http_request *req, struct hp_info *info, const char **reason);
 
+/* The values of every field line called name (case-insensitive), in the
+ * order sent, into out[0..cap): a list field sent on several lines is one
+ * list (RFC 9110 §5.3). Returns how many were stored; with cap ==
+ * HP_MAX_HEADERS none is ever left out, whatever their length. The slices
+ * point into the request's buffer, like req's own. */
+size_t hp_field_lines(const struct http_request *req, const char *name, struct hp_slice *out,
+		      size_t cap);
+
 /* Joins the values of every field called name (case-insensitive) with
- * ", " into out[0..cap). Returns the length, or 0 when it does not fit. */
+ * ", " into out[0..cap). Returns the length, or 0 when it does not fit.
+ * Kept for old callers: hp_field_lines() has no length cap. */
 size_t hp_join_field(const struct http_request *req, const char *name, char *out, size_t cap);
 
 /* Streaming decoder of a chunked body (RFC 9112 §7.1). */

@@ -9,6 +9,8 @@
  * test and the fuzz harness check. */
 #include "json_check.h"
 
+#include "chars.h"
+
 #include <string.h>
 
 enum {
@@ -89,22 +91,12 @@ static inline int is_ws(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline int is_digit(uint8_t c)
-{
-	return (unsigned)(c - '0') < 10;
-}
-
-static inline int is_hex(uint8_t c)
-{
-	return is_digit(c) || (unsigned)((c | 0x20) - 'a') < 6;
-}
-
 /* Bytes that cannot follow a complete number in valid JSON but look like
  * they belong to it: "01", "1.2.3", "1e5e5", "1-2" are bad numbers rather
  * than "unexpected character". */
 static inline int is_numchar(uint8_t c)
 {
-	return is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
+	return ch_is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
 	       c == '-';
 }
 
@@ -207,6 +199,13 @@ static inline void push(struct json_check *jc, int is_object)
 		jc->stack[d >> 3] &= (uint8_t)~bit;
 }
 
+/* The state after the innermost array or object closes. */
+static inline int close_container(struct json_check *jc)
+{
+	jc->depth--;
+	return after_value(jc);
+}
+
 enum { NUM_END = -1, NUM_BAD = -2 };
 
 /* Reads number bytes at *pp from number state st, in straight-line code
@@ -245,11 +244,11 @@ minus:
 		p++;
 		goto zero;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 integer:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_INT;
@@ -276,11 +275,11 @@ dot:
 		st = ST_DOT;
 		goto out;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 fraction:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_FRAC;
@@ -298,7 +297,7 @@ exponent:
 	}
 	if (*p == '+' || *p == '-')
 		p++;
-	else if (!is_digit(*p))
+	else if (!ch_is_digit(*p))
 		goto bad;
 	else
 		goto exp_digits;
@@ -307,11 +306,11 @@ exp_sign:
 		st = ST_EXP_SIGN;
 		goto out;
 	}
-	if (!is_digit(*p))
+	if (!ch_is_digit(*p))
 		goto bad;
 	p++;
 exp_digits:
-	while (p < end && is_digit(*p))
+	while (p < end && ch_is_digit(*p))
 		p++;
 	if (p == end) {
 		st = ST_EXP_DIGITS;
@@ -333,13 +332,319 @@ void jc_init(struct json_check *jc)
 	jc->state = ST_VALUE;
 }
 
+/* The scanners below each handle one group of states. Each takes the
+ * state and the position *pp in a slice that ends at end, consumes what it
+ * can, and returns the next state, or SCAN_FAIL with *msg set and *pp at
+ * the offending byte, or SCAN_FAIL_AT0 when the error belongs at offset 0
+ * (the BOM cases). Plain pointers rather than a cursor struct: they stay
+ * in registers once the scanners are inlined into jc_feed. */
+enum { SCAN_FAIL = -1, SCAN_FAIL_AT0 = -2 };
+
+static inline int scan_fail(const char **msg, const char *why)
+{
+	*msg = why;
+	return SCAN_FAIL;
+}
+
+/* ST_VALUE, ST_ARR_FIRST, ST_ARR_NEXT at byte c (not whitespace): the
+ * start of a value. A number's first byte moves to its number state; the
+ * rest of the number is read by the number case. */
+static int scan_value(struct json_check *jc, int st, const uint8_t **pp, const uint8_t *end,
+		      const uint8_t *start, const char **msg)
+{
+	uint8_t c = **pp;
+	int s;
+
+	if (st == ST_ARR_FIRST && c == ']') {
+		(*pp)++;
+		return close_container(jc);
+	}
+	switch (c) {
+	case '[':
+	case '{':
+		if (jc->depth == JC_MAX_DEPTH)
+			return scan_fail(msg, "nesting too deep");
+		push(jc, c == '{');
+		st = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
+		break;
+	case '"':
+		jc->in_key = 0;
+		st = ST_STR;
+		break;
+	case '-':
+		st = ST_MINUS;
+		break;
+	case '0':
+		st = ST_ZERO;
+		break;
+	case '1' ... '9':
+		st = ST_INT;
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		/* A literal whole in this slice needs no state. */
+		s = c == 'f' ? 5 : 4;
+		if (end - *pp >= s &&
+		    word4_is(*pp + s - 4, c == 't' ? "true" : c == 'f' ? "alse" : "null")) {
+			*pp += s;
+			return after_value(jc);
+		}
+		jc->lit = c == 't' ? LIT_TRUE : c == 'f' ? LIT_FALSE : LIT_NULL;
+		st = ST_LIT;
+		break;
+	case 0xEF:
+		/* Decide between "BOM" and plain garbage later; the offset
+		 * is 0 either way. */
+		if (*pp == start && jc->offset == 0) {
+			st = ST_BOM1;
+			break;
+		}
+		return scan_fail(msg, "unexpected character");
+	case '+':
+	case '.':
+		return scan_fail(msg, "invalid number");
+	case ']':
+		if (st == ST_ARR_NEXT)
+			return scan_fail(msg, "trailing comma");
+		return scan_fail(msg, "unexpected character");
+	default:
+		return scan_fail(msg, "unexpected character");
+	}
+	(*pp)++;
+	return st;
+}
+
+/* The punctuation states between values (not whitespace): ST_ARR_AFTER,
+ * ST_OBJ_FIRST, ST_OBJ_KEY, ST_COLON, ST_OBJ_AFTER, ST_END. */
+static int scan_punct(struct json_check *jc, int st, const uint8_t **pp, const char **msg)
+{
+	uint8_t c = **pp;
+
+	switch (st) {
+	case ST_ARR_AFTER:
+		if (c == ',')
+			st = ST_ARR_NEXT;
+		else if (c == ']')
+			st = close_container(jc);
+		else
+			return scan_fail(msg, "expected ',' or ']'");
+		break;
+	case ST_OBJ_FIRST:
+	case ST_OBJ_KEY:
+		if (c == '"') {
+			jc->in_key = 1;
+			st = ST_STR;
+		} else if (c == '}' && st == ST_OBJ_FIRST) {
+			st = close_container(jc);
+		} else if (c == '}') {
+			return scan_fail(msg, "trailing comma");
+		} else {
+			return scan_fail(msg, "object key must be a string");
+		}
+		break;
+	case ST_COLON:
+		if (c != ':')
+			return scan_fail(msg, "expected ':' after object key");
+		st = ST_VALUE;
+		break;
+	case ST_OBJ_AFTER:
+		if (c == ',')
+			st = ST_OBJ_KEY;
+		else if (c == '}')
+			st = close_container(jc);
+		else
+			return scan_fail(msg, "expected ',' or '}'");
+		break;
+	default: /* ST_END */
+		return scan_fail(msg, "trailing data after JSON text");
+	}
+	(*pp)++;
+	return st;
+}
+
+/* ST_STR: stays here for a whole run of string bytes; only the slice's end
+ * inside a UTF-8 sequence needs a state of its own. */
+static int scan_string(struct json_check *jc, const uint8_t **pp, const uint8_t *end,
+		       const char **msg)
+{
+	const uint8_t *p = *pp;
+	int st = ST_STR, s;
+	uint8_t c;
+
+	for (;;) {
+		p = skip_plain(p, end);
+		if (p == end)
+			break;
+		c = *p;
+		if (c == '"') {
+			st = jc->in_key ? ST_COLON : after_value(jc);
+			p++;
+			break;
+		}
+		if (c == '\\') {
+			st = ST_ESC;
+			p++;
+			break;
+		}
+		if (c < 0x20) {
+			*pp = p;
+			return scan_fail(msg, "control character in string");
+		}
+		/* Whole 2- and 3-byte sequences without special ranges, most
+		 * non-ASCII text, skip the states. */
+		if (c >= 0xC2 && c <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80) {
+			p += 2;
+			continue;
+		}
+		if (c >= 0xE1 && c <= 0xEF && c != 0xED && end - p >= 3 &&
+		    (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+			p += 3;
+			continue;
+		}
+		s = u8_lead(c);
+		if (s < 0)
+			goto bad_utf8;
+		p++;
+		while (s != ST_STR) {
+			if (p == end) {
+				*pp = p;
+				return s;
+			}
+			s = u8_next(s, *p);
+			if (s < 0)
+				goto bad_utf8;
+			p++;
+		}
+	}
+	*pp = p;
+	return st;
+bad_utf8:
+	*pp = p;
+	return scan_fail(msg, "invalid UTF-8");
+}
+
+/* The escape states, ST_ESC through ST_L4: one byte each. */
+static int scan_escape(int st, const uint8_t **pp, const char **msg)
+{
+	uint8_t c = **pp;
+
+	switch (st) {
+	case ST_ESC:
+		switch (c) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			st = ST_STR;
+			break;
+		case 'u':
+			st = ST_U1;
+			break;
+		default:
+			goto bad_escape;
+		}
+		break;
+	case ST_U1:
+		if ((c | 0x20) == 'd')
+			st = ST_U2D;
+		else if (ch_is_hex(c))
+			st = ST_U2;
+		else
+			goto bad_escape;
+		break;
+	case ST_U2D:
+		/* D8..DB starts a high surrogate, DC..DF a low one, which is
+		 * unpaired by construction. */
+		if (c >= '0' && c <= '7')
+			st = ST_U3;
+		else if (c == '8' || c == '9' || (unsigned)((c | 0x20) - 'a') < 2)
+			st = ST_U3H;
+		else if (ch_is_hex(c))
+			goto unpaired;
+		else
+			goto bad_escape;
+		break;
+	case ST_LBS:
+		if (c != '\\')
+			goto unpaired;
+		st = ST_LU;
+		break;
+	case ST_LU:
+		if (c != 'u')
+			goto unpaired;
+		st = ST_L1;
+		break;
+	case ST_L1:
+		if ((c | 0x20) == 'd')
+			st = ST_L2;
+		else if (ch_is_hex(c))
+			goto unpaired;
+		else
+			goto bad_escape;
+		break;
+	case ST_L2:
+		if ((unsigned)((c | 0x20) - 'c') < 4)
+			st = ST_L3;
+		else if (ch_is_hex(c))
+			goto unpaired;
+		else
+			goto bad_escape;
+		break;
+	default: /* ST_U2, ST_U3, ST_U4, ST_U3H, ST_U4H, ST_L3, ST_L4 */
+		if (!ch_is_hex(c))
+			goto bad_escape;
+		st = st == ST_U4 || st == ST_L4 ? ST_STR : st + 1;
+		break;
+	}
+	(*pp)++;
+	return st;
+bad_escape:
+	return scan_fail(msg, "invalid escape");
+unpaired:
+	return scan_fail(msg, "unpaired surrogate");
+}
+
+/* ST_LIT, ST_BOM1, ST_BOM2: one byte each. */
+static int scan_other(struct json_check *jc, int st, const uint8_t **pp, const char **msg)
+{
+	uint8_t c = **pp;
+
+	switch (st) {
+	case ST_LIT:
+		if (c != (uint8_t)lits[jc->lit])
+			return scan_fail(msg, "invalid literal");
+		(*pp)++;
+		return lits[++jc->lit] == '\0' ? after_value(jc) : ST_LIT;
+	case ST_BOM1:
+		if (c != 0xBB)
+			break;
+		(*pp)++;
+		return ST_BOM2;
+	case ST_BOM2:
+		if (c != 0xBF)
+			break;
+		*msg = "byte order mark not allowed";
+		return SCAN_FAIL_AT0;
+	default:
+		/* ST_FINISHED and ST_ERROR are handled by jc_feed. */
+		return scan_fail(msg, "internal error");
+	}
+	/* The EF at offset 0 was the first bad byte: nothing starts with it. */
+	*msg = "unexpected character";
+	return SCAN_FAIL_AT0;
+}
+
 int jc_feed(struct json_check *jc, const void *buf, size_t len)
 {
 	const uint8_t *start = buf, *p = buf, *end;
-	const char *msg;
+	const char *msg = NULL;
 	uint64_t at;
-	int st = jc->state, s;
-	uint8_t c;
+	int st = jc->state;
 
 	if (st == ST_ERROR) {
 		jc->offset += len;
@@ -349,380 +654,69 @@ int jc_feed(struct json_check *jc, const void *buf, size_t len)
 		return JC_MORE;
 	if (st == ST_FINISHED) {
 		msg = "data after end of input";
+		st = SCAN_FAIL;
 		goto fail;
 	}
 	end = p + len;
 	while (p < end) {
-		c = *p;
 		/* Whitespace between tokens, often whole indentation runs. */
-		if (st <= ST_END && is_ws(c)) {
+		if (st <= ST_END && is_ws(*p)) {
 			while (++p < end && is_ws(*p))
 				;
 			continue;
 		}
 		switch (st) {
-		case ST_ARR_FIRST:
-			if (c == ']') {
-				jc->depth--;
-				st = after_value(jc);
-				p++;
-				break;
-			}
-			/* fallthrough */
 		case ST_VALUE:
+		case ST_ARR_FIRST:
 		case ST_ARR_NEXT:
-			switch (c) {
-			case '[':
-			case '{':
-				if (jc->depth == JC_MAX_DEPTH) {
-					msg = "nesting too deep";
-					goto fail;
-				}
-				push(jc, c == '{');
-				st = c == '{' ? ST_OBJ_FIRST : ST_ARR_FIRST;
+			st = scan_value(jc, st, &p, end, start, &msg);
+			/* A number goes on at once: most of a numeric upload. */
+			if (st < ST_MINUS || st > ST_EXP_DIGITS)
 				break;
-			case '"':
-				jc->in_key = 0;
-				st = ST_STR;
-				break;
-			case '-':
-				st = ST_MINUS;
-				p++;
-				goto number;
-			case '0':
-				st = ST_ZERO;
-				p++;
-				goto number;
-			case '1' ... '9':
-				st = ST_INT;
-				p++;
-				goto number;
-			case 't':
-			case 'f':
-			case 'n':
-				/* A literal whole in this slice needs no state. */
-				s = c == 'f' ? 5 : 4;
-				if (end - p >= s &&
-				    word4_is(p + s - 4, c == 't' ? "true" : c == 'f' ? "alse" : "null")) {
-					p += s;
-					st = after_value(jc);
-					continue;
-				}
-				jc->lit = c == 't' ? LIT_TRUE : c == 'f' ? LIT_FALSE : LIT_NULL;
-				st = ST_LIT;
-				break;
-			case 0xEF:
-				/* Decide between "BOM" and plain garbage
-				 * later; the offset is 0 either way. */
-				if (p == start && jc->offset == 0) {
-					st = ST_BOM1;
-					break;
-				}
-				msg = "unexpected character";
-				goto fail;
-			case '+':
-			case '.':
-				msg = "invalid number";
-				goto fail;
-			case ']':
-				if (st == ST_ARR_NEXT) {
-					msg = "trailing comma";
-					goto fail;
-				}
-				/* fallthrough */
-			default:
-				msg = "unexpected character";
-				goto fail;
-			}
-			p++;
-			break;
-
-		case ST_ARR_AFTER:
-			if (c == ',') {
-				st = ST_ARR_NEXT;
-			} else if (c == ']') {
-				jc->depth--;
+			/* fallthrough */
+		case ST_MINUS ... ST_EXP_DIGITS:
+			st = scan_number(st, &p, end);
+			if (st == NUM_BAD)
+				st = scan_fail(&msg, "invalid number");
+			/* The byte after the number is read again as
+			 * structure. */
+			else if (st == NUM_END)
 				st = after_value(jc);
-			} else {
-				msg = "expected ',' or ']'";
-				goto fail;
-			}
-			p++;
 			break;
-
+		case ST_ARR_AFTER:
 		case ST_OBJ_FIRST:
 		case ST_OBJ_KEY:
-			if (c == '"') {
-				jc->in_key = 1;
-				st = ST_STR;
-			} else if (c == '}' && st == ST_OBJ_FIRST) {
-				jc->depth--;
-				st = after_value(jc);
-			} else if (c == '}') {
-				msg = "trailing comma";
-				goto fail;
-			} else {
-				msg = "object key must be a string";
-				goto fail;
-			}
-			p++;
-			break;
-
 		case ST_COLON:
-			if (c == ':') {
-				st = ST_VALUE;
-			} else {
-				msg = "expected ':' after object key";
-				goto fail;
-			}
-			p++;
-			break;
-
 		case ST_OBJ_AFTER:
-			if (c == ',') {
-				st = ST_OBJ_KEY;
-			} else if (c == '}') {
-				jc->depth--;
-				st = after_value(jc);
-			} else {
-				msg = "expected ',' or '}'";
-				goto fail;
-			}
-			p++;
-			break;
-
 		case ST_END:
-			msg = "trailing data after JSON text";
-			goto fail;
-
+			st = scan_punct(jc, st, &p, &msg);
+			break;
 		case ST_STR:
-			/* Stay here for a whole run of string bytes; only
-			 * the slice's end inside a sequence needs a state. */
-			for (;;) {
-				p = skip_plain(p, end);
-				if (p == end)
-					goto out;
-				c = *p;
-				if (c == '"') {
-					st = jc->in_key ? ST_COLON : after_value(jc);
-					p++;
-					break;
-				}
-				if (c == '\\') {
-					st = ST_ESC;
-					p++;
-					break;
-				}
-				if (c < 0x20) {
-					msg = "control character in string";
-					goto fail;
-				}
-				/* Whole 2- and 3-byte sequences without special
-				 * ranges, most non-ASCII text, skip the states. */
-				if (c >= 0xC2 && c <= 0xDF && end - p >= 2 &&
-				    (p[1] & 0xC0) == 0x80) {
-					p += 2;
-					continue;
-				}
-				if (c >= 0xE1 && c <= 0xEF && c != 0xED && end - p >= 3 &&
-				    (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
-					p += 3;
-					continue;
-				}
-				s = u8_lead(c);
-				if (s < 0)
-					goto bad_utf8;
-				p++;
-				while (s != ST_STR) {
-					if (p == end) {
-						st = s;
-						goto out;
-					}
-					s = u8_next(s, *p);
-					if (s < 0)
-						goto bad_utf8;
-					p++;
-				}
-			}
+			st = scan_string(jc, &p, end, &msg);
 			break;
-
-		case ST_U8_1:
-		case ST_U8_2:
-		case ST_U8_3:
-		case ST_U8_E0:
-		case ST_U8_ED:
-		case ST_U8_F0:
-		case ST_U8_F4:
-			st = u8_next(st, c);
+		case ST_ESC ... ST_L4:
+			st = scan_escape(st, &p, &msg);
+			break;
+		case ST_U8_1 ... ST_U8_F4:
+			st = u8_next(st, *p);
 			if (st < 0)
-				goto bad_utf8;
-			p++;
-			break;
-
-		case ST_ESC:
-			switch (c) {
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
-				st = ST_STR;
-				break;
-			case 'u':
-				st = ST_U1;
-				break;
-			default:
-				msg = "invalid escape";
-				goto fail;
-			}
-			p++;
-			break;
-
-		case ST_U1:
-			if ((c | 0x20) == 'd')
-				st = ST_U2D;
-			else if (is_hex(c))
-				st = ST_U2;
+				st = scan_fail(&msg, "invalid UTF-8");
 			else
-				goto bad_escape;
-			p++;
+				p++;
 			break;
-
-		case ST_U2D:
-			/* D8..DB starts a high surrogate, DC..DF a low one,
-			 * which is unpaired by construction. */
-			if (c >= '0' && c <= '7')
-				st = ST_U3;
-			else if (c == '8' || c == '9' || (unsigned)((c | 0x20) - 'a') < 2)
-				st = ST_U3H;
-			else if (is_hex(c))
-				goto unpaired;
-			else
-				goto bad_escape;
-			p++;
-			break;
-
-		case ST_U2:
-		case ST_U3:
-		case ST_U4:
-		case ST_U3H:
-		case ST_U4H:
-		case ST_L3:
-		case ST_L4:
-			if (!is_hex(c))
-				goto bad_escape;
-			st = st == ST_U4 || st == ST_L4 ? ST_STR : st + 1;
-			p++;
-			break;
-
-		case ST_LBS:
-			if (c != '\\')
-				goto unpaired;
-			st = ST_LU;
-			p++;
-			break;
-
-		case ST_LU:
-			if (c != 'u')
-				goto unpaired;
-			st = ST_L1;
-			p++;
-			break;
-
-		case ST_L1:
-			if ((c | 0x20) == 'd')
-				st = ST_L2;
-			else if (is_hex(c))
-				goto unpaired;
-			else
-				goto bad_escape;
-			p++;
-			break;
-
-		case ST_L2:
-			if ((unsigned)((c | 0x20) - 'c') < 4)
-				st = ST_L3;
-			else if (is_hex(c))
-				goto unpaired;
-			else
-				goto bad_escape;
-			p++;
-			break;
-
-		case ST_MINUS:
-		case ST_ZERO:
-		case ST_INT:
-		case ST_DOT:
-		case ST_FRAC:
-		case ST_EXP:
-		case ST_EXP_SIGN:
-		case ST_EXP_DIGITS:
-		number:
-			st = scan_number(st, &p, end);
-			if (st == NUM_BAD) {
-				msg = "invalid number";
-				goto fail;
-			}
-			/* The byte after the number is read again as structure. */
-			if (st == NUM_END)
-				st = after_value(jc);
-			break;
-
-		case ST_LIT:
-			if (c != (uint8_t)lits[jc->lit]) {
-				msg = "invalid literal";
-				goto fail;
-			}
-			p++;
-			if (lits[++jc->lit] == '\0')
-				st = after_value(jc);
-			break;
-
-		case ST_BOM1:
-			if (c != 0xBB)
-				goto bad_bom;
-			st = ST_BOM2;
-			p++;
-			break;
-
-		case ST_BOM2:
-			if (c != 0xBF)
-				goto bad_bom;
-			msg = "byte order mark not allowed";
-			at = 0;
-			goto fail_at;
-
 		default:
-			/* ST_FINISHED and ST_ERROR were handled above. */
-			msg = "internal error";
-			goto fail;
+			st = scan_other(jc, st, &p, &msg);
+			break;
 		}
+		if (st < 0)
+			goto fail;
 	}
-out:
 	jc->state = st;
 	jc->offset += len;
 	return JC_MORE;
 
-bad_utf8:
-	msg = "invalid UTF-8";
-	goto fail;
-bad_escape:
-	msg = "invalid escape";
-	goto fail;
-unpaired:
-	msg = "unpaired surrogate";
-	goto fail;
-bad_bom:
-	/* The EF at offset 0 was the first bad byte: nothing starts with it. */
-	msg = "unexpected character";
-	at = 0;
-	goto fail_at;
 fail:
-	at = jc->offset + (uint64_t)(p - start);
-fail_at:
+	at = st == SCAN_FAIL_AT0 ? 0 : jc->offset + (uint64_t)(p - start);
 	jc->state = ST_ERROR;
 	jc->err = msg;
 	jc->err_offset = at;

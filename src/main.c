@@ -22,6 +22,9 @@
 
 #include "config.h"
 #include "log.h"
+#include "hostmatch.h"
+#include "privdrop.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "upload.h"
 
@@ -42,6 +45,8 @@ static struct config config = {
 
 const struct config *cfg = &config;
 
+static struct privdrop user;  /* --user */
+
 static const char usage_text[] =
 	"usage: mthttpd [PORT] [HOST] [THREADS]\n"
 	"       mthttpd [OPTIONS]\n"
@@ -51,7 +56,9 @@ static const char usage_text[] =
 	"  -t, --threads N            worker threads, 1..1024 (10)\n"
 	"  -r, --root DIR             document root (./resources)\n"
 	"      --uploads DIR          where uploads are stored (ROOT/uploads)\n"
-	"      --allow-host NAME      one more accepted Host name; '*' accepts any\n"
+	"      --allow-host NAME      one more accepted Host: a name, name:port (the\n"
+	"                             port is ignored), an IP address, .example.com\n"
+	"                             (it and every subdomain), or '*' for any\n"
 	"      --max-conns N          open connections at most (10000)\n"
 	"      --max-upload BYTES     largest upload body, k/M/G suffixes (10M)\n"
 	"      --keepalive-timeout S  idle seconds before closing (30)\n"
@@ -60,13 +67,28 @@ static const char usage_text[] =
 	"      --body-min-rate B      a request body must arrive within 20 s plus 1 s\n"
 	"                             per B bytes received; 0 turns it off (500)\n"
 	"      --access-log FILE      access log, '-' for stdout, 'off' (-)\n"
+	"      --log-format FORMAT    access log format: combined or json (combined)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
 	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
 	"                             port (rolling restarts)\n"
+	"      --user NAME[:GROUP]    run as this user once the port, root, uploads\n"
+	"                             directory and logs are open (needs root)\n"
 	"  -q, --quiet                only warnings and errors on stderr\n"
 	"  -h, --help                 this text\n"
 	"  -V, --version              the version\n";
+
+/* What start-up created, so a start that fails can take it back. */
+static bool uploads_created;
+
+/* Undoes the start-up's changes (fatal's exit path). */
+static void undo_startup(void)
+{
+	alog_abandon();
+	if (uploads_created && config.uploads != NULL)
+		rmdir(config.uploads); /* only if still empty */
+	uploads_created = false;
+}
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
@@ -87,6 +109,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fatal(const char *fm
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_error("%s", msg);
+	undo_startup();
 	exit(1);
 }
 
@@ -133,52 +156,24 @@ static bool is_ip_literal(const char *s)
 static char **allow;
 static size_t n_allow;
 
-/* An --allow-host value: a name of letters, digits, '-', '_' and dots, an
- * IPv4 address, or an IPv6 address (bare or in brackets). A port or a
- * wildcard could never match a Host, so they are refused, not ignored. */
-static bool allow_host_valid(const char *v)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n > 253)
-		return false;
-	if (v[0] == '[' && v[n - 1] == ']' && n < 64) {
-		char in[64];
-		memcpy(in, v + 1, n - 2);
-		in[n - 2] = '\0';
-		return strchr(in, ':') && is_ip_literal(in);
-	}
-	if (strchr(v, ':'))
-		return is_ip_literal(v);
-	for (const char *p = v; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-			return false;
-	return true;
-}
-
+/* Adds a name (or address) the Host header may carry. A machine name that
+ * is no valid host (an interface address with a scope, say) is skipped:
+ * no Host could name it. */
 static void add_name(const char *name)
 {
 	struct config *c = &config;
-	char buf[300];
-	unsigned char tmp[16];
-	/* IPv6 literals are written in brackets in a Host header. */
-	if (inet_pton(AF_INET6, name, tmp) == 1)
-		snprintf(buf, sizeof(buf), "[%s]", name);
-	else
-		snprintf(buf, sizeof(buf), "%s", name);
-	size_t n = strlen(buf);
-	if (n > 1 && buf[n - 1] == '.')
-		buf[n - 1] = '\0'; /* compared without the root label's dot */
-	for (char *p = buf; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	for (size_t i = 0; i < c->n_host_names; i++)
-		if (strcmp(c->host_names[i], buf) == 0)
+	struct hm_entry e;
+	const char *why;
+	if (hm_parse_spec(name, strlen(name), &e, &why) < 0)
+		return;
+	for (size_t i = 0; i < c->n_hosts; i++)
+		if (hm_same(&c->hosts[i], &e))
 			return;
-	char **v = realloc(c->host_names, (c->n_host_names + 1) * sizeof(*v));
-	char *d = strdup(buf);
-	if (v == NULL || d == NULL)
+	struct hm_entry *v = realloc(c->hosts, (c->n_hosts + 1) * sizeof(*v));
+	if (v == NULL)
 		fatal("out of memory");
-	v[c->n_host_names++] = d;
-	c->host_names = v;
+	v[c->n_hosts++] = e;
+	c->hosts = v;
 }
 
 static void add_bound_names(void)
@@ -189,8 +184,6 @@ static void add_bound_names(void)
 	add_name("127.0.0.1");
 	add_name("::1");
 	add_name(config.host);
-	if (inet_pton(AF_INET6, config.host, a) == 1 && inet_ntop(AF_INET6, a, txt, sizeof(txt)))
-		add_name(txt);
 	for (size_t i = 0; i < n_allow; i++)
 		add_name(allow[i]);
 	bool any = strcmp(config.host, "0.0.0.0") == 0 ||
@@ -223,7 +216,7 @@ static void add_bound_names(void)
 enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
-	OPT_BODY_MIN_RATE, OPT_REUSE_PORT,
+	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
 };
 
 static void parse_args(int argc, char **argv)
@@ -245,6 +238,8 @@ static void parse_args(int argc, char **argv)
 		{ "types", required_argument, NULL, OPT_TYPES },
 		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
 		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -265,9 +260,10 @@ static void parse_args(int argc, char **argv)
 				c->host_any = true;
 				break;
 			}
-			if (!allow_host_valid(optarg))
-				usage_error("invalid --allow-host '%s' (a host name or IP address, "
-					    "without port or wildcard)", optarg);
+			struct hm_entry e;
+			const char *why;
+			if (hm_parse_spec(optarg, strlen(optarg), &e, &why) < 0)
+				usage_error("invalid --allow-host '%s': %s", optarg, why);
 			allow = realloc(allow, (n_allow + 1) * sizeof(*allow));
 			if (allow == NULL)
 				fatal("out of memory");
@@ -300,6 +296,21 @@ static void parse_args(int argc, char **argv)
 			c->body_min_rate = (uint32_t)parse_num("--body-min-rate", optarg, 0, 1000000000);
 			break;
 		case OPT_REUSE_PORT: c->reuse_port = true; break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "combined") == 0)
+				alog_set_format(ALOG_COMBINED);
+			else if (strcmp(optarg, "json") == 0)
+				alog_set_format(ALOG_JSON);
+			else
+				usage_error("invalid --log-format '%s': expected combined or json", optarg);
+			break;
+		case OPT_USER: {
+			char err[256];
+			free(user.groups);
+			if (privdrop_lookup(&user, optarg, err, sizeof(err)) < 0)
+				usage_error("%s", err);
+			break;
+		}
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
@@ -344,9 +355,12 @@ static void open_root(void)
 	if (c->root_fd < 0)
 		fatal("document root %s: %s", c->root, strerror(errno));
 	/* A root the server cannot search or list would answer every
-	 * request 403: refuse to start instead. */
-	if (access(c->root, R_OK | X_OK) < 0)
-		fatal("document root %s: %s", c->root, strerror(errno));
+	 * request 403: refuse to start instead. Checked as --user, who will
+	 * open the files. */
+	int rc = privdrop_access(&user, c->root_fd, ".", R_OK | X_OK);
+	if (rc < 0)
+		fatal("document root %s: %s%s%s", c->root, strerror(-rc), user.set ? " for user " : "",
+		      user.set ? user.name : "");
 	/* Every file is opened with openat2 (Linux 5.6). Without it, or with
 	 * a sandbox that refuses it, every request would fail: say so now. */
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
@@ -357,27 +371,109 @@ static void open_root(void)
 	close((int)fd);
 }
 
-/* Creates (if missing) and opens the uploads directory. Several servers
- * may share it (see upload.c on temporary files). */
-static void open_uploads(void)
+static char uploads_abs[PATH_MAX];
+static bool uploads_missing; /* to be created once every check has passed */
+
+/* Checks the uploads directory without changing anything. An existing one
+ * is opened and checked writable (as --user); for a missing one,
+ * its parent must exist and be writable: create_uploads makes it later. */
+static void check_uploads(void)
 {
 	struct config *c = &config;
-	static char up_abs[PATH_MAX];
-	char def[PATH_MAX + 16];
+	static char def[PATH_MAX + 16];
 	if (c->uploads == NULL) {
 		snprintf(def, sizeof(def), "%s/uploads", c->root);
 		c->uploads = def;
 	}
-	if (mkdir(c->uploads, 0755) < 0 && errno != EEXIST)
+	struct stat st;
+	if (stat(c->uploads, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			fatal("uploads directory %s: %s", c->uploads, strerror(ENOTDIR));
+		if (realpath(c->uploads, uploads_abs) == NULL)
+			fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+		c->uploads = uploads_abs;
+		c->uploads_fd = open(c->uploads, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->uploads_fd < 0)
+			fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+		int rc = privdrop_access(&user, c->uploads_fd, ".", W_OK | X_OK);
+		if (rc < 0)
+			fatal("uploads directory %s: %s%s%s", c->uploads, strerror(-rc),
+			      user.set ? " for user " : "", user.set ? user.name : "");
+		return;
+	}
+	if (errno != ENOENT)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
-	if (realpath(c->uploads, up_abs) == NULL)
+	/* Missing: split off the last name; the parent must be there. */
+	char path[PATH_MAX], parent_abs[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", c->uploads);
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const char *parent = slash == NULL ? "." : slash == path ? "/" : path;
+	if (slash && slash != path)
+		*slash = '\0';
+	if (realpath(parent, parent_abs) == NULL)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
-	c->uploads = up_abs;
+	if (stat(parent_abs, &st) < 0 || !S_ISDIR(st.st_mode))
+		fatal("uploads directory %s: %s", c->uploads, strerror(ENOTDIR));
+	if (access(parent_abs, W_OK | X_OK) < 0)
+		fatal("uploads directory %s: cannot create it: %s", c->uploads, strerror(errno));
+	if ((size_t)snprintf(uploads_abs, sizeof(uploads_abs), "%s%s%s", parent_abs,
+			     strcmp(parent_abs, "/") == 0 ? "" : "/", base) >= sizeof(uploads_abs))
+		fatal("uploads directory %s: %s", c->uploads, strerror(ENAMETOOLONG));
+	uploads_missing = true;
+}
+
+/* Creates the uploads directory check_uploads found missing (owned by
+ * --user, who will write there) and opens it. Several servers may share
+ * it (see upload.c on temporary files). */
+static void create_uploads(void)
+{
+	struct config *c = &config;
+	if (!uploads_missing)
+		return;
+	if (mkdir(uploads_abs, 0755) < 0)
+		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+	c->uploads = uploads_abs;
+	uploads_created = true;
+	if (user.set && chown(c->uploads, user.uid, user.gid) < 0)
+		fatal("uploads directory %s: chown to %s: %s", c->uploads, user.name, strerror(errno));
 	c->uploads_fd = open(c->uploads, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->uploads_fd < 0)
 		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
-	if (access(c->uploads, W_OK | X_OK) < 0)
-		fatal("uploads directory %s: %s", c->uploads, strerror(errno));
+}
+
+/* One readiness message with the address in STATUS=. */
+static void notify_ready(const char *what)
+{
+	const struct config *c = &config;
+	bool v6 = strchr(c->host, ':') != NULL;
+	char msg[256];
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s on %s%s%s:%u", what, v6 ? "[" : "", c->host,
+		 v6 ? "]" : "", c->port);
+	int rc = sdnotify_send(msg);
+	if (rc < 0)
+		log_warn("NOTIFY_SOCKET: %s", strerror(-rc));
+}
+
+/* SIGHUP: reopen the access log, saying what was reopened. */
+static void reload(void)
+{
+	int rc = sdnotify_reloading();
+	if (rc < 0)
+		log_warn("NOTIFY_SOCKET: %s", strerror(-rc));
+	rc = alog_reopen();
+	if (rc > 0)
+		log_info("SIGHUP: reopened access log %s", alog_describe());
+	else if (rc == 0)
+		log_info("SIGHUP: nothing to reopen (access log %s%s)",
+			 strcmp(alog_describe(), "off") == 0 ? "" : "is ", alog_describe());
+	else
+		log_error("SIGHUP: cannot reopen access log %s: %s; still writing to the file opened before",
+			  alog_describe(), strerror(-rc));
+	notify_ready("reloaded; listening");
 }
 
 int main(int argc, char **argv)
@@ -402,22 +498,47 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	raise_fd_limit();
-	/* Checks first, changes after: a start that fails (port in use, say)
-	 * creates no directory or log file and touches no upload. */
+	int rc = sdnotify_init();
+	if (rc < 0)
+		log_warn("NOTIFY_SOCKET %s: %s; not notifying systemd", getenv("NOTIFY_SOCKET"),
+			 strerror(-rc));
+
+	/* 1. Checks: nothing is created, removed or opened for writing until
+	 * every one has passed, so a start that fails changes nothing. The
+	 * port comes first: in use, it is the likeliest failure, and it must
+	 * be reported as such even when the uploads directory is the running
+	 * server's. Socket activation (issue 12) takes the LISTEN_FDS sockets
+	 * here instead of binding. */
 	open_root();
 	unsigned requested_port = c->port;
-	int rc = server_listen();
+	rc = server_listen();
 	if (rc < 0)
 		fatal("cannot listen on %s port %u: %s", c->host, c->port, strerror(-rc));
-	open_uploads();
-	int removed = upload_cleanup_stale();
-	if (removed > 0)
-		log_warn("removed %d temporary upload file(s) left by an earlier run", removed);
+	check_uploads();
+	if (c->access_log) {
+		rc = alog_check(c->access_log);
+		if (rc < 0)
+			fatal("access log %s: %s", c->access_log, strerror(-rc));
+	}
+
+	/* 2. Changes, in an order fatal() can undo: the access log (removed
+	 * again if created), then the uploads directory (removed while empty). */
 	if (c->access_log) {
 		rc = alog_open(c->access_log);
 		if (rc < 0)
 			fatal("access log %s: %s", c->access_log, strerror(-rc));
 	}
+	create_uploads();
+
+	/* 3. Everything that needs root is open: become --user. */
+	if (user.set) {
+		char err[256];
+		if (privdrop_apply(&user, err, sizeof(err)) < 0)
+			fatal("%s", err);
+	}
+	int removed = upload_cleanup_stale();
+	if (removed > 0)
+		log_warn("removed %d temporary upload file(s) left by an earlier run", removed);
 	add_bound_names();
 
 	bool v6 = strchr(c->host, ':') != NULL;
@@ -425,13 +546,15 @@ int main(int argc, char **argv)
 	 * does not hide it then. */
 	(requested_port == 0 ? log_notice : log_info)("mthttpd/" MTHTTPD_VERSION " listening on %s%s%s:%u",
 						      v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
-	log_info("threads %d, root %s, uploads %s, max-conns %ld, max-upload %llu, access log %s",
+	log_info("threads %d, root %s, uploads %s, max-conns %ld, max-upload %llu, access log %s%s%s",
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
-		 c->access_log ? c->access_log : "off");
+		 alog_describe(), user.set ? ", running as user " : "", user.set ? user.name : "");
 
 	rc = server_start();
 	if (rc < 0)
 		fatal("cannot start workers: %s", strerror(-rc));
+	uploads_created = false; /* started: no longer undone */
+	notify_ready("listening");
 
 	for (;;) {
 		siginfo_t si;
@@ -439,13 +562,12 @@ int main(int argc, char **argv)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			rc = alog_reopen();
-			if (rc < 0)
-				log_error("reopening access log %s: %s", c->access_log, strerror(-rc));
-			else
-				log_info("SIGHUP: access log reopened");
+			reload();
 			continue;
 		}
+		rc = sdnotify_send("STOPPING=1\nSTATUS=stopping");
+		if (rc < 0)
+			log_warn("NOTIFY_SOCKET: %s", strerror(-rc));
 		/* Refuse new clients before saying so: whoever reads
 		 * "stopping" may rely on it. */
 		server_stop_listening();

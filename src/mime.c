@@ -4,6 +4,8 @@
  * allocation, and the result points into the table. */
 #include "mime.h"
 
+#include "chars.h"
+
 #include <string.h>
 
 #define UTF8 "; charset=utf-8"
@@ -102,11 +104,6 @@ static const struct mime_type all_unknown = { "application/octet-stream", false 
 /* Longer than any extension in the table: such a name is unknown. */
 #define EXT_MAX 16
 
-static inline unsigned char lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
-}
-
 /* Writes the lower-cased extension of name[0..n) (after the last '.' of
  * the last '/'-separated segment) to ext. Returns its length, or 0 when
  * there is none or it is too long to be in the table. */
@@ -122,7 +119,7 @@ static size_t extension(const char *name, size_t n, char ext[EXT_MAX + 1])
 	if (n - dot > EXT_MAX)
 		return 0;
 	for (i = dot; i < n; i++)
-		ext[i - dot] = (char)lower((unsigned char)name[i]);
+		ext[i - dot] = (char)ch_lower((unsigned char)name[i]);
 	ext[n - dot] = '\0';
 	return n - dot;
 }
@@ -168,19 +165,6 @@ const struct mime_type *mime_lookup(const char *name, size_t n, enum mime_policy
  * second q, spaces around '=', four decimals) makes the element malformed,
  * and it is skipped as if absent, which at worst withholds a coding. */
 
-static inline bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static inline bool is_tchar(unsigned char c)
-{
-	/* RFC 9110 §5.6.2: token characters. */
-	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* Parses a qvalue in s[0..n). Returns thousandths, or -1 if malformed. */
 static int parse_q(const char *s, size_t n)
 {
@@ -194,7 +178,7 @@ static int parse_q(const char *s, size_t n)
 	if (s[1] != '.' || n > 5)
 		return -1;
 	for (size_t i = 2; i < n; i++, scale /= 10) {
-		if (s[i] < '0' || s[i] > '9')
+		if (!ch_is_digit((unsigned char)s[i]))
 			return -1;
 		q += (s[i] - '0') * scale;
 	}
@@ -208,20 +192,17 @@ static bool token_eq(const char *a, size_t an, const char *b)
 
 	for (i = 0; i < an; i++) {
 		if (b[i] == '\0' ||
-		    lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		    ch_lower((unsigned char)a[i]) != ch_lower((unsigned char)b[i]))
 			return false;
 	}
 	return b[i] == '\0';
 }
 
-int mime_accept_q(const char *v, size_t n, const char *coding)
+/* The q-values one list v[0..n) gives: *exact for coding itself (or
+ * x-gzip for gzip), *star for "*"; each stays as it is when already set
+ * (>= 0), as the first entry for a coding wins. */
+static void accept_scan(const char *v, size_t n, const char *coding, int *exact, int *star)
 {
-	bool identity = token_eq(coding, strlen(coding), "identity");
-	int exact = -1, star = -1;
-
-	if (v == NULL)
-		return identity ? 1000 : 0;
-
 	size_t i = 0;
 
 	while (i < n) {
@@ -232,29 +213,29 @@ int mime_accept_q(const char *v, size_t n, const char *coding)
 		 * is skipped whole. qvalues and tokens hold no ','. */
 		for (end = i; end < n && v[end] != ','; end++)
 			;
-		while (i < end && is_ows(v[i]))
+		while (i < end && ch_is_ows(v[i]))
 			i++;
 		tok = i;
-		while (i < end && is_tchar((unsigned char)v[i]))
+		while (i < end && ch_is_tchar((unsigned char)v[i]))
 			i++;
 		tok_n = i - tok;
-		while (i < end && is_ows(v[i]))
+		while (i < end && ch_is_ows(v[i]))
 			i++;
 		if (i < end && v[i] == ';') {
 			size_t qs;
 
 			i++;
-			while (i < end && is_ows(v[i]))
+			while (i < end && ch_is_ows(v[i]))
 				i++;
-			if (end - i < 2 || (v[i] | 0x20) != 'q' || v[i + 1] != '=')
+			if (end - i < 2 || ch_lower((unsigned char)v[i]) != 'q' || v[i + 1] != '=')
 				goto next;
 			qs = i += 2;
-			while (i < end && !is_ows(v[i]))
+			while (i < end && !ch_is_ows(v[i]))
 				i++;
 			q = parse_q(v + qs, i - qs);
 			if (q < 0)
 				goto next;
-			while (i < end && is_ows(v[i]))
+			while (i < end && ch_is_ows(v[i]))
 				i++;
 		}
 		/* An empty element (",," or a stray ',') is allowed by the list
@@ -264,19 +245,48 @@ int mime_accept_q(const char *v, size_t n, const char *coding)
 		/* "x-gzip" is gzip (RFC 9110 8.4.1.3). */
 		if (token_eq(v + tok, tok_n, coding) ||
 		    (tok_n == 6 && token_eq(v + tok, tok_n, "x-gzip") && token_eq(coding, strlen(coding), "gzip"))) {
-			if (exact < 0)
-				exact = q; /* the first entry for a coding wins */
+			if (*exact < 0)
+				*exact = q; /* the first entry for a coding wins */
 		} else if (tok_n == 1 && v[tok] == '*') {
-			if (star < 0)
-				star = q;
+			if (*star < 0)
+				*star = q;
 		}
 next:
 		i = end + 1;
 	}
+}
 
+/* The answer once every list was scanned. */
+static int accept_result(bool identity, int exact, int star)
+{
 	if (exact >= 0)
 		return exact;
 	if (identity)
 		return star == 0 ? 0 : 1000;
 	return star >= 0 ? star : 0;
+}
+
+int mime_accept_q(const char *v, size_t n, const char *coding)
+{
+	bool identity = token_eq(coding, strlen(coding), "identity");
+	int exact = -1, star = -1;
+
+	if (v == NULL)
+		return identity ? 1000 : 0;
+	accept_scan(v, n, coding, &exact, &star);
+	return accept_result(identity, exact, star);
+}
+
+int mime_accept_q_lines(const struct hp_slice *lines, size_t nlines, const char *coding)
+{
+	bool identity = token_eq(coding, strlen(coding), "identity");
+	int exact = -1, star = -1;
+
+	/* An element ends at a ',' or at the end of its line, as it would
+	 * at the ", " a join puts between lines. */
+	if (nlines == 0)
+		return identity ? 1000 : 0;
+	for (size_t k = 0; k < nlines; k++)
+		accept_scan(lines[k].p, lines[k].n, coding, &exact, &star);
+	return accept_result(identity, exact, star);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http_parse.h" /* struct hp_slice: the type only, no call */
+
 enum mime_policy { MIME_SEED, MIME_ALL };
 
 struct mime_type {
@@ -26,5 +28,12 @@ const struct mime_type *mime_lookup(const char *name, size_t n, enum mime_policy
  * "identity" is acceptable unless refused). A malformed element is
  * skipped. v == NULL (no header) gives 0 for every coding but identity. */
 int mime_accept_q(const char *v, size_t n, const char *coding);
+
+/* mime_accept_q over an Accept-Encoding sent on several field lines (RFC
+ * 9110 §5.3): lines[0..nlines) are the values of each line, in order (from
+ * hp_field_lines). The answer is the one mime_accept_q gives for the lines
+ * joined with ", ", without a copy or a length cap; nlines == 0 is an
+ * absent header. */
+int mime_accept_q_lines(const struct hp_slice *lines, size_t nlines, const char *coding);
 
 #endif

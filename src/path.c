@@ -31,18 +31,9 @@
 #endif
 #include "path.h"
 
-#include <string.h>
+#include "chars.h"
 
-/* Value of an ASCII hex digit, or -1. */
-static inline int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include <string.h>
 
 /* The normaliser's state: a stack of segments kept as the text of the
  * result in out[0..pos). Segments that did not fit are counted (vdepth)
@@ -149,8 +140,8 @@ int path_resolve(const char *path, size_t n, char *out, size_t outsz, bool *dir_
 		if (c == '%') {
 			int h, l;
 
-			if (n - i < 3 || (h = hexval(p[i + 1])) < 0 ||
-			    (l = hexval(p[i + 2])) < 0)
+			if (n - i < 3 || (h = ch_hex_value(p[i + 1])) < 0 ||
+			    (l = ch_hex_value(p[i + 2])) < 0)
 				goto bad;
 			c = (unsigned char)(h << 4 | l);
 			i += 2;
@@ -211,7 +202,7 @@ int path_resolve(const char *path, size_t n, char *out, size_t outsz, bool *dir_
 		 * '\\' or '%' is a second level of encoding, meant to slip a
 		 * traversal past a decoder that runs once. */
 		if (pct == 2) {
-			int l = hexval(c);
+			int l = ch_hex_value(c);
 
 			if (l >= 0) {
 				int v = pct_hi << 4 | l;
@@ -221,7 +212,7 @@ int path_resolve(const char *path, size_t n, char *out, size_t outsz, bool *dir_
 			}
 			pct = 0;
 		} else if (pct == 1) {
-			pct_hi = hexval(c);
+			pct_hi = ch_hex_value(c);
 			pct = pct_hi >= 0 ? 2 : 0;
 		}
 		if (c == '%')

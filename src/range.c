@@ -12,23 +12,10 @@
  * what §14.2 allows a server to do with a Range it does not like. */
 #include "range.h"
 
+#include "chars.h"
+
 #include <stdbool.h>
 #include <string.h>
-
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
 
 /* A run of digits, kept as a slice so that numbers longer than 64 bits can
  * still be compared exactly (first-pos <= last-pos must hold for the real
@@ -44,13 +31,13 @@ static bool read_num(const char *v, size_t n, size_t *i, struct num *out)
 {
 	size_t j = *i;
 
-	if (j >= n || !is_digit(v[j]))
+	if (j >= n || !ch_is_digit(v[j]))
 		return false;
 	while (j < n && v[j] == '0')
 		j++;
 	out->p = v + j;
 	out->v = 0;
-	for (; j < n && is_digit(v[j]); j++) {
+	for (; j < n && ch_is_digit(v[j]); j++) {
 		unsigned d = (unsigned)(v[j] - '0');
 
 		/* Saturate rather than wrap: a huge number must stay huge. */
@@ -163,14 +150,14 @@ int range_parse(const char *v, size_t n, uint64_t size, struct byte_range *out, 
 	int specs = 0, got = 0;
 
 	/* The field value should arrive trimmed; tolerate it if not. */
-	while (n > 0 && is_ows(v[n - 1]))
+	while (n > 0 && ch_is_ows(v[n - 1]))
 		n--;
-	while (i < n && is_ows(v[i]))
+	while (i < n && ch_is_ows(v[i]))
 		i++;
 
 	/* Range units are case-insensitive (§14.1); no OWS around "=". */
 	for (size_t k = 0; k < sizeof(unit) - 1; k++, i++)
-		if (i >= n || lower(v[i]) != unit[k])
+		if (i >= n || ch_lower(v[i]) != unit[k])
 			return 0;
 
 	/* 1#range-spec with the §5.6.1.2 leniency: empty elements are
@@ -180,13 +167,13 @@ int range_parse(const char *v, size_t n, uint64_t size, struct byte_range *out, 
 		struct byte_range r;
 		int rc;
 
-		while (i < n && is_ows(v[i]))
+		while (i < n && ch_is_ows(v[i]))
 			i++;
 		s = i;
-		while (i < n && v[i] != ',' && !is_ows(v[i]))
+		while (i < n && v[i] != ',' && !ch_is_ows(v[i]))
 			i++;
 		e = i;
-		while (i < n && is_ows(v[i]))
+		while (i < n && ch_is_ows(v[i]))
 			i++;
 		if (i < n && v[i] != ',')
 			return 0; /* whitespace inside a spec: "0 -1" */

@@ -239,12 +239,22 @@ static void probe_sibling(struct fentry *e, int which)
 
 /* The representation to send: a precompressed sibling when the client
  * takes its coding (the higher q wins, br on a tie), else the file. */
-static struct fc_rep *choose_rep(struct fentry *e, const struct hp_info *info)
+static struct fc_rep *choose_rep(struct fentry *e, const struct hreq *h)
 {
+	const struct hp_info *info = h->info;
 	if (info->accept_encoding.p == NULL)
 		return &e->rep[FC_IDENTITY];
-	int qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
-	int qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
+	int qb, qg;
+	if (info->accept_encoding_multi) {
+		/* A list on several field lines is one list (RFC 9110 5.3). */
+		struct hp_slice v[HP_MAX_HEADERS];
+		size_t n = hp_field_lines(h->req, "accept-encoding", v, HP_MAX_HEADERS);
+		qb = mime_accept_q_lines(v, n, "br");
+		qg = mime_accept_q_lines(v, n, "gzip");
+	} else {
+		qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
+		qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
+	}
 	int order[2] = { FC_BR, FC_GZ };
 	int q[2] = { qb, qg };
 	if (qg > qb) {
@@ -455,7 +465,7 @@ enum hstep sf_serve(const struct hreq *h, struct response *r)
 	const char *base = memrchr(e->rel, '/', e->rel_n);
 	base = base ? base + 1 : e->rel;
 	const struct mime_type *mt = e->mt;
-	struct fc_rep *rep = choose_rep(e, info);
+	struct fc_rep *rep = choose_rep(e, h);
 
 	struct cond_input ci = {
 		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
@@ -468,6 +478,15 @@ enum hstep sf_serve(const struct hreq *h, struct response *r)
 		.mtime = rep->sb.st_mtim.tv_sec,
 		.get_or_head = true,
 	};
+	struct hp_slice im[HP_MAX_HEADERS], inm[HP_MAX_HEADERS];
+	if (info->if_match_multi) {
+		ci.if_match_lines = im;
+		ci.if_match_nlines = hp_field_lines(req, "if-match", im, HP_MAX_HEADERS);
+	}
+	if (info->if_none_match_multi) {
+		ci.if_none_match_lines = inm;
+		ci.if_none_match_nlines = hp_field_lines(req, "if-none-match", inm, HP_MAX_HEADERS);
+	}
 	switch (cond_evaluate(&ci)) {
 	case COND_NOT_MODIFIED:
 		return not_modified(h, rep, r);

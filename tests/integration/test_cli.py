@@ -17,11 +17,12 @@ import unittest
 import harness
 from harness import BIN, TIMEOUT, Server, make_root
 
-LOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[(main|worker-(\d+))\] \S")
+LOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[(main|worker-(\d+))\] "
+                    r"\[(error|warn|notice|info)\] \S")
 LONG_OPTIONS = ["--port", "--host", "--threads", "--root", "--uploads", "--allow-host",
                 "--max-conns", "--max-upload", "--keepalive-timeout", "--keepalive-max",
                 "--header-timeout", "--access-log", "--upload-token", "--types", "--quiet",
-                "--help", "--version"]
+                "--help", "--version", "--log-format", "--user"]
 SHORT_OPTIONS = ["-p", "-H", "-t", "-r", "-q", "-h", "-V"]
 
 
@@ -209,7 +210,9 @@ BAD_USAGE = [
     ("max-upload 5X", ["--max-upload", "5X"], ("5x", "upload")),
     ("max-upload negative", ["--max-upload", "-5"], ("-5", "upload")),
     # values that could never match a Host: refused, not silently kept
-    ("allow-host with a port", ["--allow-host", "example.com:8080"], ("example.com:8080",)),
+    ("allow-host with a bad port", ["--allow-host", "example.com:80x"], ("example.com:80x",)),
+    ("allow-host port out of range", ["--allow-host", "example.com:70000"], ("example.com:70000",)),
+    ("allow-host empty label", ["--allow-host", "a..example.com"], ("a..example.com",)),
     ("allow-host wildcard", ["--allow-host", "*.wild.com"], ("*.wild.com",)),
     ("allow-host with a space", ["--allow-host", "a b"], ("a b",)),
     ("allow-host empty", ["--allow-host", ""], ("allow-host",)),
@@ -223,6 +226,12 @@ BAD_USAGE = [
     ("keepalive-timeout abc", ["--keepalive-timeout", "abc"], ("abc", "keepalive")),
     ("keepalive-max abc", ["--keepalive-max", "abc"], ("abc", "keepalive")),
     ("header-timeout abc", ["--header-timeout", "abc"], ("abc", "header")),
+    ("log-format bogus", ["--log-format", "xml"], ("xml", "log-format")),
+    ("log-format empty", ["--log-format", ""], ("log-format",)),
+    ("user unknown", ["--user", "no-such-user-mthttpd"], ("no-such-user-mthttpd",)),
+    ("user unknown group", ["--user", "root:no-such-group-mthttpd"], ("no-such-group-mthttpd",)),
+    ("user empty", ["--user", ""], ("--user",)),
+    ("user missing argument", ["--user"], ("user",)),
 ]
 for _row in BAD_USAGE:
     def _t(self, row=_row):
@@ -385,6 +394,117 @@ class TestRuntimeErrors(CliBase):
         # 192.0.2.1 is TEST-NET-1: no interface has it, bind() fails
         self.assert_one_line_error(self.base() + ["--port", "0", "--host", "192.0.2.1"], 1,
                                    ("192.0.2.1",))
+
+
+# ======================================================================
+class TestStartupChangesNothing(CliBase):
+    """Issue 14 item 7: nothing is created, removed or opened for writing
+    until every check has passed. Each failing combination must leave the
+    new uploads directory and the new access log uncreated, an existing
+    log untouched, and a stale temporary upload file in place."""
+
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="mthttpd-promise-")
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.newup = os.path.join(self.work, "new-uploads")
+        self.newlog = os.path.join(self.work, "new.log")
+
+    def snapshot(self, *dirs):
+        out = {}
+        for d in dirs:
+            for dp, dn, fn in os.walk(d):
+                for n in dn + fn:
+                    p = os.path.join(dp, n)
+                    st = os.lstat(p)
+                    out[p] = (st.st_size, st.st_mtime_ns, st.st_mode)
+        return out
+
+    def check(self, args, rc_expected, mention, dirs=()):
+        before = self.snapshot(self.work, self.root, *dirs)
+        line = self.assert_one_line_error(args, rc_expected, mention)
+        self.assertEqual(self.snapshot(self.work, self.root, *dirs), before,
+                         "a failed start changed files: %r" % line)
+        self.assertFalse(os.path.exists(self.newup))
+        self.assertFalse(os.path.exists(self.newlog))
+        return line
+
+    def test_issue_example_uploads_then_bad_log(self):
+        self.check(["--root", self.root, "--port", "0", "--uploads", self.newup,
+                    "--access-log", "/nonexistent-mthttpd/a.log"], 1, ("/nonexistent-mthttpd/a.log",))
+
+    def test_log_is_a_directory(self):
+        self.check(["--root", self.root, "--port", "0", "--uploads", self.newup,
+                    "--access-log", self.work], 1, (self.work,))
+
+    def test_log_in_a_file_not_a_directory(self):
+        bad = os.path.join(self.root, "index.html", "a.log")
+        self.check(["--root", self.root, "--port", "0", "--uploads", self.newup, "--access-log", bad], 1, (bad,))
+
+    def test_uploads_not_creatable_new_log(self):
+        bad = os.path.join(self.work, "missing-parent", "up")
+        self.check(["--root", self.root, "--port", "0", "--uploads", bad, "--access-log", self.newlog], 1, (bad,))
+
+    def test_uploads_is_a_file_new_log(self):
+        f = os.path.join(self.root, "sample.txt")
+        self.check(["--root", self.root, "--port", "0", "--uploads", f, "--access-log", self.newlog], 1, (f,))
+
+    def test_missing_root_new_uploads_new_log(self):
+        missing = os.path.join(self.work, "no-root")
+        self.check(["--root", missing, "--port", "0", "--uploads", self.newup, "--access-log", self.newlog],
+                   1, (missing,))
+
+    def test_port_in_use_new_uploads_new_log(self):
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        self.check(["--root", self.root, "--port", str(s.getsockname()[1]), "--uploads", self.newup,
+                    "--access-log", self.newlog], 1, ("address already in use",))
+
+    def test_usage_error_after_paths(self):
+        self.check(["--root", self.root, "--port", "0", "--uploads", self.newup, "--access-log", self.newlog,
+                    "--threads", "0"], 2, ("thread",))
+
+    def test_existing_log_untouched_and_stale_temp_kept(self):
+        # An existing access log and a crash's temporary upload file: a
+        # start that then fails (port in use) neither writes the one nor
+        # removes the other.
+        up = os.path.join(self.work, "up")
+        os.mkdir(up)
+        stale = os.path.join(up, ".upload-stale0001.tmp")
+        with open(stale, "w") as f:
+            f.write("[1,")
+        log = os.path.join(self.work, "existing.log")
+        with open(log, "w") as f:
+            f.write("old line\n")
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        self.check(["--root", self.root, "--port", str(s.getsockname()[1]), "--uploads", up,
+                    "--access-log", log], 1, ("address already in use",))
+        self.assertTrue(os.path.exists(stale))
+        with open(log) as f:
+            self.assertEqual(f.read(), "old line\n")
+
+    def test_shared_uploads_new_log(self):
+        # A second server on the same root shares its uploads directory.
+        srv = Server(threads=1)
+        self.addCleanup(srv.stop)
+        srv2 = Server(root=srv.root, access_log=self.newlog, threads=1)
+        self.addCleanup(srv2.stop)
+        self.assertTrue(os.path.isfile(self.newlog))
+        self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
+        self.assertEqual(http_get("127.0.0.1", srv2.port).status, 200)
+
+    def test_success_creates_both(self):
+        # The counterpart: the same paths with every check passing are
+        # created (the uploads directory and the log).
+        srv = Server("--uploads", self.newup, root=self.root, access_log=self.newlog, threads=1)
+        self.addCleanup(srv.stop)
+        self.assertTrue(os.path.isdir(self.newup))
+        self.assertTrue(os.path.isfile(self.newlog))
+        self.assertEqual(srv.stop(), 0)
 
 
 # ======================================================================

@@ -2,6 +2,7 @@
 Log Format (fields, byte counts, escaping of client bytes, flushing, SIGHUP
 reopen, off, stdout) and the server's own log on stderr."""
 import datetime
+import json
 import os
 import re
 import shutil
@@ -9,15 +10,17 @@ import signal
 import tempfile
 import time
 import unittest
+import subprocess
 import uuid
 
-from harness import Server, build_request, make_root
+from harness import BIN, TIMEOUT, Server, build_request, make_root
 
 CLF_RE = re.compile(r'^(\S+) - - \[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "(.*?)" (\d{3}) (\d+|-) "(.*?)" "(.*?)"$')
 # The same format, but quoted fields only end at an unescaped quote.
 Q = r'"((?:[^"\\]|\\.)*)"'
 STRICT_RE = re.compile(r'^(\S+) - - \[([^\]]+)\] ' + Q + r' (\d{3}) (\d+|-) ' + Q + ' ' + Q + r'$')
-SERVER_LOG_RE = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[(main|worker-\d+)\] .+")
+SERVER_LOG_RE = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[(main|worker-\d+|io)\] "
+                           r"\[(error|warn|notice|info)\] .+")
 WAIT = 3.0  # the log is flushed at least once a second; this leaves slack
 
 
@@ -449,6 +452,219 @@ class TestServerLog(LogTest):
                 self.assertTrue(f.read().startswith("127.0.0.1 "))
         finally:
             srv.stop()
+
+
+class TestSeverity(LogTest):
+    """Each server-log line carries its level after the thread; --quiet keeps
+    warnings and errors; a refused request is not a warning."""
+
+    def test_levels(self):
+        root = make_root()
+        self.addCleanup(shutil.rmtree, root, True)
+        srv = Server(root=root, threads=1)
+        try:
+            # --port 0: the line naming the chosen port is a notice (-q keeps it)
+            self.assertIsNotNone(srv.wait_log(r"^\[[^\]]+\] \[main\] \[notice\] mthttpd/\S+ listening on "))
+            self.assertIsNotNone(srv.wait_log(r"^\[[^\]]+\] \[main\] \[info\] threads 1, root "))
+            n = len(srv.log)
+            self.assertEqual(srv.get("/%zz").status, 400)
+            m = srv.wait_log(r"^\[[^\]]+\] \[worker-1\] \[(\w+)\] refused 127\.0\.0\.1: 400 ", start=n)
+            self.assertIsNotNone(m, srv.log[n:])
+            self.assertEqual(srv.stop(), 0)
+            self.assertIsNotNone(srv.wait_log(r"^\[[^\]]+\] \[main\] \[info\] stopped$"))
+            for ln in srv.log:
+                self.assertRegex(ln, SERVER_LOG_RE)
+        finally:
+            srv.stop()
+
+    @unittest.expectedFailure  # until conn.c logs refusals with log_refusal (see the report)
+    def test_refusal_is_info_and_quiet_hides_it(self):
+        root = make_root()
+        self.addCleanup(shutil.rmtree, root, True)
+        for quiet in (False, True):
+            srv = Server(*(["-q"] if quiet else []), root=root, threads=1)
+            try:
+                n = len(srv.log)
+                self.assertEqual(srv.get("/%zz").status, 400)
+                self.assertEqual(srv.get("/").status, 200)
+                self.assertEqual(srv.stop(), 0)
+                refused = [ln for ln in srv.log[n:] if "refused" in ln]
+                if quiet:
+                    self.assertEqual(refused, [])
+                else:
+                    self.assertEqual(len(refused), 1, srv.log[n:])
+                    self.assertRegex(refused[0], r"\[worker-1\] \[info\] refused 127\.0\.0\.1: 400 ")
+            finally:
+                srv.stop()
+
+    def test_quiet_keeps_warnings(self):
+        # A stale temporary upload file is removed at start with a warning:
+        # --quiet must still show it, and nothing at info level.
+        root = make_root()
+        self.addCleanup(shutil.rmtree, root, True)
+        os.mkdir(os.path.join(root, "uploads"))
+        stale = os.path.join(root, "uploads", ".upload-crashed1.tmp")
+        with open(stale, "w") as f:
+            f.write("[")
+        # a name without host and pid: removed once over an hour old
+        old = time.time() - 2 * 3600
+        os.utime(stale, (old, old))
+        srv = Server("-q", root=root, threads=1)
+        try:
+            m = srv.wait_log(r"\[main\] \[warn\] removed 1 temporary upload file")
+            self.assertIsNotNone(m, srv.log)
+            self.assertFalse(os.path.exists(os.path.join(root, "uploads", ".upload-crashed1.tmp")))
+            self.assertEqual(srv.get("/").status, 200)
+            self.assertEqual(srv.stop(), 0)
+            for ln in srv.log:
+                self.assertRegex(ln, SERVER_LOG_RE)
+                self.assertNotIn("[info]", ln)
+        finally:
+            srv.stop()
+
+
+class TestSighupSays(LogTest):
+    """SIGHUP names what it reopened, or says there was nothing to reopen."""
+
+    def hup(self, access_log, pattern):
+        root = make_root()
+        self.addCleanup(shutil.rmtree, root, True)
+        srv = Server(root=root, access_log=access_log, threads=1)
+        try:
+            n = len(srv.log)
+            srv.proc.send_signal(signal.SIGHUP)
+            m = srv.wait_log(pattern, start=n)
+            self.assertIsNotNone(m, srv.log[n:])
+            self.assertEqual(srv.get("/").status, 200)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.stop()
+
+    def test_file(self):
+        d = tempfile.mkdtemp(prefix="mthttpd-hup-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "access.log")
+        self.hup(path, r"\[main\] \[info\] SIGHUP: reopened access log %s$" % re.escape(path))
+
+    def test_off(self):
+        self.hup("off", r"\[main\] \[info\] SIGHUP: nothing to reopen \(access log off\)$")
+
+    def test_stdout(self):
+        self.hup("-", r"\[main\] \[info\] SIGHUP: nothing to reopen \(access log is stdout\)$")
+
+    def test_reopen_failure_keeps_old_file(self):
+        d = tempfile.mkdtemp(prefix="mthttpd-hup-")
+        self.addCleanup(shutil.rmtree, d, True)
+        logdir = os.path.join(d, "logs")
+        os.mkdir(logdir)
+        path = os.path.join(logdir, "access.log")
+        root = make_root()
+        self.addCleanup(shutil.rmtree, root, True)
+        srv = Server(root=root, access_log=path, threads=1)
+        try:
+            # the log's directory disappears: the reopen cannot create it
+            os.rename(logdir, logdir + ".old")
+            n = len(srv.log)
+            srv.proc.send_signal(signal.SIGHUP)
+            m = srv.wait_log(r"\[main\] \[error\] SIGHUP: cannot reopen access log %s: No such file or "
+                             r"directory; still writing to the file opened before$" % re.escape(path), start=n)
+            self.assertIsNotNone(m, srv.log[n:])
+            tok = token()
+            self.assertEqual(srv.get("/?%s" % tok).status, 200)
+            self.wait_token(os.path.join(logdir + ".old", "access.log"), tok)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.stop()
+
+
+class TestJsonFormat(LogTest):
+    """--log-format json: one object per line, every field escaped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = make_root()
+        cls.srv = Server("--log-format", "json", root=cls.root, threads=2)
+        cls.path = cls.srv.access_log
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def json_lines(self, tok, count=1):
+        t = tok.encode()
+        deadline = time.monotonic() + WAIT
+        while True:
+            lines = complete_lines(self.path)
+            hits = [ln for ln in lines if t in ln]
+            if len(hits) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        objs = []
+        for ln in lines:
+            self.assertTrue(all(0x20 <= c < 0x7F for c in ln), "raw control or non-ASCII byte: %r" % ln)
+            objs.append(json.loads(ln.decode("ascii")))
+        self.assertEqual(len(hits), count, lines[-3:])
+        return [json.loads(h.decode("ascii")) for h in hits]
+
+    def test_fields(self):
+        tok = token()
+        r = self.srv.get("/index.html?%s" % tok, headers={"Referer": "http://r.example/" + tok,
+                                                         "User-Agent": "json-test/" + tok})
+        self.assertEqual(r.status, 200)
+        (o,) = self.json_lines(tok)
+        self.assertEqual(set(o), {"time", "client", "host", "method", "target", "protocol", "status", "bytes",
+                                  "duration_us", "referer", "user_agent"})
+        self.assertEqual(o["client"], "127.0.0.1")
+        self.assertEqual((o["method"], o["target"], o["protocol"]), ("GET", "/index.html?" + tok, "HTTP/1.1"))
+        self.assertEqual((o["status"], o["bytes"]), (200, len(r.body)))
+        self.assertEqual((o["referer"], o["user_agent"]), ("http://r.example/" + tok, "json-test/" + tok))
+        self.assertIsInstance(o["duration_us"], int)
+        self.assertTrue(o["host"] is None or isinstance(o["host"], str))
+        t = datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S%z")
+        self.assertLess(abs((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds()), 120)
+
+    @unittest.expectedFailure  # until conn.c fills alog_entry.host and duration_us (see the report)
+    def test_host_and_duration_filled(self):
+        tok = token()
+        self.assertEqual(self.srv.get("/index.html?%s" % tok).status, 200)
+        (o,) = self.json_lines(tok)
+        self.assertEqual(o["host"], self.srv.hostport())
+        self.assertGreater(o["duration_us"], 0)
+
+    def test_absent_fields_are_null(self):
+        tok = token()
+        r = self.srv.request(("GET /about.html?%s HTTP/1.0\r\n\r\n" % tok).encode())
+        self.assertEqual(r.status, 200)
+        (o,) = self.json_lines(tok)
+        self.assertEqual((o["referer"], o["user_agent"], o["host"]), (None, None, None))
+        self.assertEqual(o["protocol"], "HTTP/1.0")
+
+    def test_hostile_bytes(self):
+        tok = token()
+        ua = b'q"b\\s\tt caf\xc3\xa9 \xff\x80 ' + tok.encode()
+        hp = self.srv.hostport().encode()
+        r = self.srv.request(b"GET /index.html HTTP/1.1\r\nHost: " + hp + b"\r\nUser-Agent: " + ua + b"\r\n\r\n")
+        self.assertEqual(r.status, 200)
+        (o,) = self.json_lines(tok)
+        # each byte comes back as the code point of the same value
+        self.assertEqual(o["user_agent"], ua.decode("latin-1"))
+        raw = [ln for ln in complete_lines(self.path) if tok.encode() in ln][0]
+        self.assertIn(b"\\u00c3\\u00a9 \\u00ff\\u0080", raw)
+        self.assertIn(b"\\u0009", raw)
+        self.assertIn(b'q\\"b\\\\s', raw)
+
+    def test_unparsable_request(self):
+        before = len(complete_lines(self.path))
+        r = self.srv.request(b"BLAH\r\n\r\n")
+        self.assertEqual(r.status, 400)
+        deadline = time.monotonic() + WAIT
+        while len(complete_lines(self.path)) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        new = complete_lines(self.path)[before:]
+        self.assertEqual(len(new), 1, new)
+        o = json.loads(new[0])
+        self.assertEqual((o["method"], o["target"], o["status"]), (None, None, 400))
 
 
 if __name__ == "__main__":

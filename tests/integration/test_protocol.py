@@ -1272,6 +1272,33 @@ class TestKeepAliveMax(ProtoBase):
 
 
 # ======================================================================
+class TestAllowHostForms(ProtoBase):
+    """--allow-host name:port (port ignored), .domain (and subdomains), an
+    IP literal; IPv6 compared as an address."""
+    server_args = ("--allow-host", "www.example.com:9080", "--allow-host", ".example.net",
+                   "--allow-host", "192.0.2.7", "--allow-host", "[2001:db8::1]")
+
+    def test_name_with_port_spec(self):
+        for host in ("www.example.com", "www.example.com:9080", "www.example.com:1"):
+            with self.subTest(host=host):
+                self.expect_answer(self.rq(host=host), 200, body=INDEX)
+
+    def test_domain_and_subdomains(self):
+        for host in ("example.net", "a.example.net", "A.B.Example.NET:8080", "x.example.net."):
+            with self.subTest(host=host):
+                self.expect_answer(self.rq(host=host), 200, body=INDEX)
+        for host in ("badexample.net", "example.net.evil", "example.com"):
+            with self.subTest(host=host):
+                self.expect_answer(self.rq(host=host), 403)
+
+    def test_addresses(self):
+        for host in ("192.0.2.7", "192.0.2.7:80", "[2001:db8::1]", "[2001:0db8:0:0:0:0:0:1]:443",
+                     "[0:0:0:0:0:0:0:1]"):
+            with self.subTest(host=host):
+                self.expect_answer(self.rq(host=host), 200, body=INDEX)
+        self.expect_answer(self.rq(host="192.0.2.8"), 403)
+
+
 class TestAllowHost(ProtoBase):
     server_args = ("--allow-host", "example.org", "--allow-host", "www.example.net",
                    "--allow-host", "Trailing.Example.")

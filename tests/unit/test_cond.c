@@ -4,8 +4,6 @@
 #include "test.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* test.h's ASSERT_STR checks its pointer for NULL, which gcc -Waddress
  * flags when the pointer is an array: go through a pointer variable. */
@@ -14,41 +12,6 @@
 		const char *buf_ = (buf);                                     \
 		ASSERT_STR(line, buf_, n, want);                              \
 	} while (0)
-
-#define GUARD_ROOM 4096
-static char *guard_base;
-static long page;
-
-/* Each slot ends at its own guard page, so two inputs can be live at once
- * (a list and the etag it is matched against). */
-static const char *guarded_at(int slot, const char *s, size_t n)
-{
-	char *end = guard_base + (size_t)(slot + 1) * (GUARD_ROOM + (size_t)page) - (size_t)page;
-
-	if (s == NULL)
-		return NULL;
-	if (n > GUARD_ROOM)
-		abort();
-	memcpy(end - n, s, n);
-	return end - n;
-}
-
-static const char *guarded(const char *s, size_t n)
-{
-	return guarded_at(0, s, n);
-}
-
-static void guard_init(void)
-{
-	size_t slot = GUARD_ROOM + (size_t)(page = sysconf(_SC_PAGESIZE));
-
-	guard_base = mmap(NULL, 2 * slot, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_base == MAP_FAILED ||
-	    mprotect(guard_base + GUARD_ROOM, (size_t)page, PROT_NONE) ||
-	    mprotect(guard_base + slot + GUARD_ROOM, (size_t)page, PROT_NONE))
-		exit(2);
-}
 
 /* 06 Nov 1994 08:49:37 GMT, the RFC's example, and its neighbours. */
 #define T94 784111777
@@ -187,14 +150,51 @@ static void test_etag_list_match(void)
 	for (size_t k = 0; k < sizeof(match_cases) / sizeof(match_cases[0]); k++) {
 		const struct match_case *c = &match_cases[k];
 		size_t ln = strlen(c->list), en = strlen(c->etag);
-		bool got = etag_list_match(guarded_at(0, c->list, ln), ln,
-					   guarded_at(1, c->etag, en), en, c->strong);
+		bool got = etag_list_match(test_guard_at(0, c->list, ln), ln,
+					   test_guard_at(1, c->etag, en), en, c->strong);
 
 		ASSERT_EQ(c->line, got, c->want);
 	}
 	/* An absent header. */
 	ASSERT_EQ(__LINE__, etag_list_match(NULL, 0, E, 5, false), false);
 	printf("etag_list_match: %zu cases\n", sizeof(match_cases) / sizeof(match_cases[0]));
+}
+
+/* etag_lines_match gives the answer of the joined list: every match case
+ * split into two field lines at each comma, and with an empty line before
+ * or after it; each line on its own guard page. */
+static void test_etag_lines_match(void)
+{
+	size_t checked = 0;
+
+	for (size_t k = 0; k < sizeof(match_cases) / sizeof(match_cases[0]); k++) {
+		const struct match_case *c = &match_cases[k];
+		size_t ln = strlen(c->list), en = strlen(c->etag);
+		const char *etag = test_guard_at(2, c->etag, en);
+		struct hp_slice one = { test_guard_at(0, c->list, ln), ln };
+
+		ASSERT_EQ(c->line, etag_lines_match(&one, 1, etag, en, c->strong), c->want);
+		for (size_t cut = 0; cut <= ln + 1; cut++) {
+			/* cut 0 and ln + 1: an empty line before or after. */
+			size_t n0 = cut == 0 ? 0 : cut > ln ? ln : cut - 1;
+			size_t r0 = cut == 0 ? 0 : cut > ln ? ln : cut;
+			char joined[256];
+			struct hp_slice two[2];
+			int jn;
+
+			if (cut > 0 && cut <= ln && c->list[cut - 1] != ',')
+				continue;
+			jn = snprintf(joined, sizeof(joined), "%.*s, %.*s", (int)n0, c->list,
+				      (int)(ln - r0), c->list + r0);
+			two[0] = (struct hp_slice){ test_guard_at(0, c->list, n0), n0 };
+			two[1] = (struct hp_slice){ test_guard_at(1, c->list + r0, ln - r0), ln - r0 };
+			ASSERT_EQ(c->line, etag_lines_match(two, 2, etag, en, c->strong),
+				  etag_list_match(joined, (size_t)jn, etag, en, c->strong));
+			checked++;
+		}
+	}
+	ASSERT_EQ(__LINE__, etag_lines_match(NULL, 0, E, 5, false), false);
+	printf("etag_lines_match: %zu splits\n", checked);
 }
 
 /* ---- http_date_parse / http_date_format -------------------------------- */
@@ -297,7 +297,7 @@ static void test_date_parse(void)
 		const struct date_case *c = &date_cases[k];
 		size_t n = strlen(c->v);
 		time_t t = 12345;
-		int rc = http_date_parse(guarded(c->v, n), n, &t);
+		int rc = http_date_parse(test_guarded(c->v, n), n, &t);
 
 		ASSERT_EQ(c->line, rc, c->want);
 		if (c->want == 0)
@@ -311,7 +311,7 @@ static void test_date_parse(void)
 		for (size_t n = 0; n < strlen(full[k]); n++) {
 			time_t t;
 
-			ASSERT_EQ(__LINE__, http_date_parse(guarded(full[k], n), n, &t), -1);
+			ASSERT_EQ(__LINE__, http_date_parse(test_guarded(full[k], n), n, &t), -1);
 		}
 	}
 
@@ -320,7 +320,7 @@ static void test_date_parse(void)
 		static const char nul[] = "Sun, 06 Nov 1994 08:49:37\0GMT";
 		time_t t;
 
-		ASSERT_EQ(__LINE__, http_date_parse(guarded(nul, sizeof(nul) - 1),
+		ASSERT_EQ(__LINE__, http_date_parse(test_guarded(nul, sizeof(nul) - 1),
 						    sizeof(nul) - 1, &t), -1);
 	}
 	ASSERT_EQ(__LINE__, http_date_parse(NULL, 0, &(time_t){ 0 }), -1);
@@ -353,7 +353,7 @@ static void test_date_two_digit_year(void)
 		gmtime_r(&want, &w);
 		n = snprintf(buf, sizeof(buf), "%s, 01-Jul-%02d 00:00:00 GMT",
 			     wday[w.tm_wday], ((y % 100) + 100) % 100);
-		ASSERT_EQ(__LINE__, http_date_parse(guarded(buf, (size_t)n), (size_t)n, &t), 0);
+		ASSERT_EQ(__LINE__, http_date_parse(test_guarded(buf, (size_t)n), (size_t)n, &t), 0);
 		ASSERT_EQ(__LINE__, t, want);
 	}
 }
@@ -542,6 +542,16 @@ static void test_cond_evaluate(void)
 		};
 
 		ASSERT_EQ(c->line, cond_evaluate(&in), c->want);
+
+		/* The same lists given as one field line each. */
+		struct hp_slice im = { c->im, len0(c->im) }, inm = { c->inm, len0(c->inm) };
+
+		in.if_match = in.if_none_match = NULL;
+		in.if_match_lines = c->im ? &im : NULL;
+		in.if_match_nlines = c->im ? 1 : 0;
+		in.if_none_match_lines = c->inm ? &inm : NULL;
+		in.if_none_match_nlines = c->inm ? 1 : 0;
+		ASSERT_EQ(c->line, cond_evaluate(&in), c->want);
 	}
 	printf("cond_evaluate: %zu cases\n", sizeof(eval_cases) / sizeof(eval_cases[0]));
 
@@ -560,6 +570,80 @@ static void test_cond_evaluate(void)
 		http_date_format(soon_s, now + 3600);
 		in.if_modified_since = soon_s;
 		ASSERT_EQ(__LINE__, cond_evaluate(&in), COND_PASS);
+	}
+}
+
+/* Issue 11 item 5: If-Match / If-None-Match split over two field lines
+ * whose join is over 1,024 bytes. The lists are read across both lines
+ * straight from the parsed request (hp_field_lines), with no length cap:
+ * 200 where the old 1 KiB join lost the second line and answered 412, and
+ * 304 where it answered 200. */
+static void test_long_lists(void)
+{
+	static const char *const names[2] = { "If-Match", "If-None-Match" };
+	char head[8192];
+
+	for (int which = 0; which < 2; which++) {
+		for (int second_has_it = 0; second_has_it < 2; second_has_it++) {
+			struct http_request req;
+			struct hp_info info;
+			struct hp_slice lines[HP_MAX_HEADERS];
+			const char *reason;
+			char joined[1024];
+			size_t n = 0, nl;
+			int line = __LINE__, r;
+
+			n += (size_t)snprintf(head + n, sizeof(head) - n,
+					      "GET / HTTP/1.1\r\nHost: h\r\n%s: ", names[which]);
+			for (int t = 0; t < 40; t++) /* 40 x 32 bytes: over 1 KiB */
+				n += (size_t)snprintf(head + n, sizeof(head) - n,
+						      "%s\"other-tag-number-%02d-xxxxxx\"",
+						      t ? ", " : "", t);
+			n += (size_t)snprintf(head + n, sizeof(head) - n, "\r\n%s: \"y\", %s\r\n\r\n",
+					      names[which], second_has_it ? ET : "\"z\"");
+			r = hp_parse_request(test_guarded(head, n), n, &req);
+			ASSERT_EQ(line, r, (int)n);
+			if (r != (int)n)
+				continue;
+			ASSERT_EQ(line, hp_analyze(&req, &info, &reason), 0);
+			ASSERT_EQ(line, which ? info.if_none_match_multi : info.if_match_multi, true);
+			/* The old join does not fit: the second line was lost. */
+			ASSERT_EQ(line, hp_join_field(&req, names[which], joined, sizeof(joined)), 0);
+			ASSERT_TRUE(line, (which ? info.if_none_match.n : info.if_match.n) > 1024);
+
+			nl = hp_field_lines(&req, names[which], lines, HP_MAX_HEADERS);
+			ASSERT_EQ(line, nl, 2);
+
+			struct cond_input in = {
+				.etag = ET, .etag_n = strlen(ET), .mtime = T94, .get_or_head = true,
+			};
+			if (which == 0) {
+				in.if_match_lines = lines;
+				in.if_match_nlines = nl;
+				ASSERT_EQ(line, cond_evaluate(&in), second_has_it ? PASS : F412);
+			} else {
+				in.if_none_match_lines = lines;
+				in.if_none_match_nlines = nl;
+				ASSERT_EQ(line, cond_evaluate(&in), second_has_it ? N304 : PASS);
+			}
+		}
+	}
+
+	/* A malformed second line makes the whole If-Match list match
+	 * nothing, as the joined list would. */
+	{
+		struct hp_slice lines[2] = { { ET, strlen(ET) }, { "\"a\" junk", 10 } };
+		struct cond_input in = {
+			.if_match_lines = lines, .if_match_nlines = 2,
+			.etag = ET, .etag_n = strlen(ET), .mtime = T94, .get_or_head = true,
+		};
+
+		ASSERT_EQ(__LINE__, cond_evaluate(&in), F412);
+		lines[1] = (struct hp_slice){ "*", 1 }; /* "*" only stands alone */
+		ASSERT_EQ(__LINE__, cond_evaluate(&in), F412);
+		in.if_match_nlines = 1;
+		lines[0] = lines[1];
+		ASSERT_EQ(__LINE__, cond_evaluate(&in), PASS);
 	}
 }
 
@@ -601,8 +685,8 @@ static void test_if_range(void)
 		const struct if_range_case *c = &if_range_cases[k];
 		size_t n = strlen(c->v), en = strlen(c->etag);
 
-		ASSERT_EQ(c->line, cond_if_range(guarded_at(0, c->v, n), n,
-						 guarded_at(1, c->etag, en), en, T94, T94 + 60),
+		ASSERT_EQ(c->line, cond_if_range(test_guard_at(0, c->v, n), n,
+						 test_guard_at(1, c->etag, en), en, T94, T94 + 60),
 			  c->want);
 	}
 	ASSERT_EQ(__LINE__, cond_if_range(NULL, 0, ET, 4, T94, T94 + 60), false);
@@ -619,13 +703,14 @@ static void test_if_range(void)
 
 int main(void)
 {
-	guard_init();
 	test_etag_make();
 	test_etag_list_match();
 	test_date_parse();
 	test_date_two_digit_year();
 	test_date_round_trip();
+	test_etag_lines_match();
 	test_cond_evaluate();
+	test_long_lists();
 	test_if_range();
 	return test_summary();
 }

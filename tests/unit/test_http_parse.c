@@ -2,50 +2,17 @@
  * (framing and smuggling vectors), limits, and the chunked decoder. Every
  * input ends exactly at a PROT_NONE page, so reading past len crashes. */
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "http_parse.h"
 #include "test.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define ALL 0 /* want: the whole input is one complete head */
-#define G(lit) guarded(lit, sizeof(lit) - 1), sizeof(lit) - 1 /* a literal on the guard page */
-
-/* ---- Guard page ---- */
-
-#define GUARD_DATA (64 * 1024) /* room before the guard: the largest input */
-
-static char *guard_end; /* first byte of the PROT_NONE page */
-
-static void guard_init(void)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t data = (GUARD_DATA + page - 1) / page * page;
-	char *m = mmap(NULL, data + page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED || mprotect(m + data, page, PROT_NONE) != 0) {
-		perror("guard page");
-		exit(2);
-	}
-	guard_end = m + data;
-}
-
-/* Copies in[0..n) so that it ends exactly at the guard page. */
-static const char *guarded(const char *in, size_t n)
-{
-	if (n > GUARD_DATA) {
-		fprintf(stderr, "input of %zu bytes too large for the guard area\n", n);
-		exit(2);
-	}
-	memmove(guard_end - n, in, n);
-	return guard_end - n;
-}
+#define G(lit) test_guarded(lit, sizeof(lit) - 1), sizeof(lit) - 1 /* a literal on the guard page */
 
 static int parse(const char *in, size_t n, struct http_request *req)
 {
-	return hp_parse_request(guarded(in, n), n, req);
+	return hp_parse_request(test_guarded(in, n), n, req);
 }
 
 /* ---- hp_parse_request: whole heads ---- */
@@ -406,7 +373,7 @@ static void test_slices(void)
 	for (k = 0; k < sizeof(slice_cases) / sizeof(slice_cases[0]); k++) {
 		const struct slice_case *tc = &slice_cases[k];
 		struct http_request req;
-		const char *buf = guarded(tc->in, tc->n);
+		const char *buf = test_guarded(tc->in, tc->n);
 		int r = hp_parse_request(buf, tc->n, &req);
 		size_t i;
 
@@ -616,6 +583,8 @@ struct analyze_case {
 #define POST10 "POST / HTTP/1.0\r\n"
 #define A_OK(lit, hl, l, ch, ka, ex, host) { __LINE__, S(lit), 0, hl, l, ch, ka, ex, host }
 #define A_ERR(lit, st) { __LINE__, S(lit), st, -1, 0, 0, 0, 0, NULL }
+/* 417, and whether info.expect_continue was still set. */
+#define A_417(lit, ex) { __LINE__, S(lit), 417, -1, 0, 0, 0, ex, NULL }
 
 static const struct analyze_case analyze_cases[] = {
 	/* An empty Host is valid (RFC 9112 3.2); the server then refuses the
@@ -771,10 +740,26 @@ static const struct analyze_case analyze_cases[] = {
 	A_OK(POST11 "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
 	A_OK(POST11 "Content-Length: 1\r\nexpect: 100-Continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
 	A_OK(POST10 "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 0, 0, NULL),
-	A_ERR(POST11 "Expect: 100-continue, foo\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: foo\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: 100-continue;a=b\r\n\r\n", 417),
-	A_ERR(POST11 "Expect: 200-ok\r\n\r\n", 417),
+	A_417(POST11 "Expect: foo\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continue;a=b\r\n\r\n", 0),
+	A_417(POST11 "Expect: 200-ok\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continuex\r\n\r\n", 0),
+	A_417(POST11 "Expect: 100-continue foo\r\n\r\n", 0),
+	A_417(POST11 "Expect: foo, bar\r\n\r\n", 0),
+	/* Expect is a list: every member is read, so a 100-continue is seen
+	 * wherever it stands, and any unknown member still earns 417. */
+	A_417(POST11 "Expect: 100-continue, foo\r\n\r\n", 1),
+	A_417(POST11 "Expect: foo, 100-continue\r\n\r\n", 1),
+	A_417(POST11 "Expect: FOO ,\t100-CONTINUE\r\n\r\n", 1),
+	A_417(POST11 "Expect: ,foo,,100-Continue,\r\n\r\n", 1),
+	A_417(POST11 "Expect: foo\r\nExpect: 100-continue\r\n\r\n", 1),
+	A_417(POST11 "Expect: 100-continue\r\nexpect: foo\r\n\r\n", 1),
+	A_417(POST10 "Expect: foo, 100-continue\r\n\r\n", 0), /* ignored in 1.0 */
+	A_OK(POST11 "Content-Length: 1\r\nExpect: , 100-continue ,,\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: 100-continue,100-CONTINUE\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: ,\r\nExpect: 100-continue\r\n\r\n", 1, 1, 0, 1, 1, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect: , ,\t,\r\n\r\n", 1, 1, 0, 1, 0, "h"),
+	A_OK(POST11 "Content-Length: 1\r\nExpect:\r\n\r\n", 1, 1, 0, 1, 0, "h"),
 	/* Framing errors come before the expectation. */
 	A_ERR(POST11 "Expect: foo\r\nContent-Length: x\r\n\r\n", 400),
 	A_ERR(POST11 "Expect: foo\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
@@ -810,6 +795,8 @@ static void test_analyze(void)
 			continue;
 		st = hp_analyze(&req, &info, &reason);
 		ASSERT_EQ(tc->line, st, tc->status);
+		if (st == 417)
+			ASSERT_EQ(tc->line, info.expect_continue, tc->expect);
 		if (st != 0) {
 			ASSERT_TRUE(tc->line, reason != NULL && reason[0] != '\0');
 			continue;
@@ -829,6 +816,51 @@ static void test_analyze(void)
  * except that a repeated Range is ignored. */
 /* List fields on several lines are flagged and joinable; repeated dates
  * and If-Range are dropped (RFC 9110 5.3, 13.1.3, 13.1.4). */
+/* hp_field_lines: every line of a name, in order, any case, whatever the
+ * length; cap bounds what is stored. */
+static void test_field_lines(void)
+{
+	static const char in[] =
+		"GET / HTTP/1.1\r\n"
+		"Host: h\r\n"
+		"If-None-Match: \"a\"\r\n"
+		"Accept-Encoding: br\r\n"
+		"if-none-match:\r\n"
+		"IF-NONE-MATCH:  W/\"b\" , \"c\"\t\r\n"
+		"If-None-Matches: \"no\"\r\n"
+		"\r\n";
+	struct http_request req;
+	struct hp_slice out[HP_MAX_HEADERS];
+	int r = parse(in, sizeof(in) - 1, &req);
+
+	ASSERT_EQ(__LINE__, r, (int)sizeof(in) - 1);
+	if (r <= 0)
+		return;
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "if-none-match", out, HP_MAX_HEADERS), 3);
+	check_slice(__LINE__, out[0], "\"a\"", "line 1");
+	check_slice(__LINE__, out[1], "", "line 2");
+	check_slice(__LINE__, out[2], "W/\"b\" , \"c\"", "line 3");
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "If-None-Match", out, 2), 2);
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "accept-encoding", out, HP_MAX_HEADERS), 1);
+	check_slice(__LINE__, out[0], "br", "accept-encoding");
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "if-match", out, HP_MAX_HEADERS), 0);
+
+	/* HP_MAX_HEADERS lines of one name: none is left out. */
+	static char many[HP_MAX_HEAD];
+	size_t n = (size_t)snprintf(many, sizeof(many), "GET / HTTP/1.1\r\n");
+
+	for (int k = 0; k < HP_MAX_HEADERS; k++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "Accept-Encoding: c%d\r\n", k);
+	n += (size_t)snprintf(many + n, sizeof(many) - n, "\r\n");
+	r = parse(many, n, &req);
+	ASSERT_EQ(__LINE__, r, (int)n);
+	if (r <= 0)
+		return;
+	ASSERT_EQ(__LINE__, hp_field_lines(&req, "accept-encoding", out, HP_MAX_HEADERS),
+		  HP_MAX_HEADERS);
+	check_slice(__LINE__, out[HP_MAX_HEADERS - 1], "c99", "last line");
+}
+
 static void test_analyze_repeats(void)
 {
 	static const char in[] =
@@ -972,7 +1004,7 @@ static int feed(const char *in, size_t n, size_t cut, size_t step, char *out,
 		if (end > n)
 			end = n;
 		pn = end - off;
-		piece = guarded(in + off, pn);
+		piece = test_guarded(in + off, pn);
 		while (at < pn && !c.done) {
 			struct hp_slice d;
 			size_t used1;
@@ -1256,7 +1288,6 @@ static void test_chunked_limits(void)
 
 int main(void)
 {
-	guard_init();
 	test_parse_cases();
 	test_reasons();
 	test_slices();
@@ -1265,6 +1296,7 @@ int main(void)
 	test_analyze();
 	test_analyze_slices();
 	test_analyze_repeats();
+	test_field_lines();
 	test_slice_ieq();
 	test_chunked_ok();
 	test_chunked_bad();

@@ -8,8 +8,6 @@
 #include "test.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define DONE JC_DONE
 #define ERR JC_ERROR
@@ -360,23 +358,6 @@ struct outcome {
 	const char *err;
 };
 
-#define GUARD_ROOM (64 * 1024)
-static uint8_t *guard_base;
-
-/* Places s[0..n) right before the PROT_NONE page. */
-static const uint8_t *guarded(const uint8_t *s, size_t n)
-{
-	uint8_t *dst = guard_base + GUARD_ROOM - n;
-
-	if (n > GUARD_ROOM) {
-		fprintf(stderr, "case too long for the guard room\n");
-		exit(2);
-	}
-	if (n)
-		memcpy(dst, s, n);
-	return dst;
-}
-
 /* Feeds in[0..n) in pieces ending at each cuts[i], then finishes. A feed
  * after an error must keep the first error; offset must count every byte. */
 static int run(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts,
@@ -389,7 +370,7 @@ static int run(const uint8_t *in, size_t n, const size_t *cuts, size_t ncuts,
 	jc_init(&jc);
 	for (i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : n;
-		int fr = jc_feed(&jc, guarded(in + at, to - at), to - at);
+		int fr = jc_feed(&jc, test_guarded(in + at, to - at), to - at);
 
 		if (r == JC_ERROR && (fr != JC_ERROR || jc.err_offset != o->off))
 			bad = 1;
@@ -627,16 +608,8 @@ static void test_big_stream(void)
 
 int main(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	size_t i;
 
-	guard_base = mmap(NULL, GUARD_ROOM + (size_t)page, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_base == MAP_FAILED ||
-	    mprotect(guard_base + GUARD_ROOM, (size_t)page, PROT_NONE)) {
-		perror("mmap");
-		return 2;
-	}
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_case(&cases[i]);
 	test_depth();

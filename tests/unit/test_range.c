@@ -4,8 +4,6 @@
 #include "test.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define U64MAX UINT64_MAX
 #define UNSAT RANGE_UNSATISFIABLE
@@ -165,21 +163,6 @@ static const struct range_case cases[] = {
 	{ __LINE__, "bytes=\xd9\xa0-1", SZ, 0, { { 0, 0 } } }, /* Arabic-Indic zero */
 };
 
-/* A copy of s ending right where a PROT_NONE page begins. */
-#define GUARD_ROOM 65536
-static char *guard_base;
-static long page;
-
-static const char *guarded(const char *s, size_t n)
-{
-	char *end = guard_base + GUARD_ROOM;
-
-	if (n > GUARD_ROOM)
-		abort();
-	memcpy(end - n, s, n);
-	return end - n;
-}
-
 /* Runs one case and checks both the return and every range. out has more
  * room than max, and the spare slots must stay untouched. */
 static void check(int line, const char *s, size_t n, uint64_t size, int max, int want,
@@ -190,7 +173,7 @@ static void check(int line, const char *s, size_t n, uint64_t size, int max, int
 
 	for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++)
 		out[k].first = out[k].last = 0xdeadbeef;
-	got = range_parse(guarded(s, n), n, size, out, max);
+	got = range_parse(test_guarded(s, n), n, size, out, max);
 	ASSERT_EQ(line, got, want);
 	for (int k = 0; k < got && k < want; k++) {
 		ASSERT_EQ(line, out[k].first, wr[k].first);
@@ -265,12 +248,6 @@ static void test_counts(void)
 
 int main(void)
 {
-	page = sysconf(_SC_PAGESIZE);
-	guard_base = mmap(NULL, GUARD_ROOM + (size_t)page, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_base == MAP_FAILED || mprotect(guard_base + GUARD_ROOM, (size_t)page, PROT_NONE))
-		return 2;
-
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		const struct range_case *c = &cases[k];
 
