@@ -459,6 +459,9 @@ static int open_entry(struct conn *c, const struct http_request *req, const char
 	bool plain;
 	*out = NULL;
 	int fd = open_file(rel, &plain);
+	/* Out of descriptors: give back cold cached ones, then try once more. */
+	if ((fd == -EMFILE || fd == -ENFILE) && fcache_shed(&c->w->fcache) > 0)
+		fd = open_file(rel, &plain);
 	if (fd < 0)
 		return open_error(fd, detail);
 	struct stat sb;
