@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -243,11 +244,11 @@ static bool node_watch(struct fcache *fc, struct fc_node *x, const char *path)
 		if (errno == ENOSPC) {
 			/* The per-user watch limit: serve without caching
 			 * more, and try again a second later. */
+			static atomic_bool warned; /* once, not once per worker */
 			fc->watch_retry_ns = now_ns() + WATCH_RETRY_NS;
-			if (!fc->watch_warned)
+			if (!atomic_exchange(&warned, true))
 				log_warn("inotify watch limit reached (fs.inotify.max_user_watches): "
 					 "files not yet cached are opened on every request");
-			fc->watch_warned = true;
 		}
 		return false;
 	}
@@ -528,7 +529,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	e->node = leaf;
 	for (struct fc_node *x = leaf; x != NULL; x = x->parent)
 		x->count++;
-	if (fc->n >= fc->max)
+	while (fc->n >= fc->max && fc->head != NULL)
 		evict_one(fc);
 	if (e->data)
 		fc->bytes += (size_t)now.st_size;

@@ -68,7 +68,6 @@ struct fcache {
 	uint32_t *seen;           /* admission: hashes of paths missed once */
 	unsigned seen_mask;
 	int64_t watch_retry_ns;   /* after ENOSPC: no new watch before this */
-	bool watch_warned;
 };
 
 /* Sets up an empty cache sized for this worker (RLIMIT_NOFILE and

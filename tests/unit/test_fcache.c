@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct config conf = { .threads = 1 };
@@ -474,6 +476,74 @@ static void test_overflow(void)
 	teardown();
 }
 
+/* ---- the inotify watch limit ---- */
+
+static bool write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok;
+}
+
+/* In a child process, in a user namespace of its own whose watch limit is
+ * 3: the cache serves on without caching past it, and caches again once
+ * watches are free. Skipped where user namespaces are not allowed. */
+static void test_watch_limit(void)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		return;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		char map[64];
+		int skip[2] = { -1, -1 };
+		if (unshare(CLONE_NEWUSER) < 0 || !write_file("/proc/self/setgroups", "deny") ||
+		    (snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid), !write_file("/proc/self/uid_map", map)) ||
+		    (snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid), !write_file("/proc/self/gid_map", map)) ||
+		    !write_file("/proc/sys/user/max_inotify_watches", "3")) {
+			write(pfd[1], skip, sizeof(skip));
+			_exit(0);
+		}
+		setup();
+		put("a/x.html", "x");
+		put("b/y.html", "y");
+		ASSERT_TRUE(__LINE__, warm("a/x.html"));  /* root, a, a/x.html */
+		ASSERT_TRUE(__LINE__, !warm("b/y.html")); /* no watch left */
+		ASSERT_EQ(__LINE__, fc.nodes, 3);          /* nothing half-made left */
+		ASSERT_EQ(__LINE__, kernel_watches(), 3);
+		ASSERT_TRUE(__LINE__, cached("a/x.html"));
+		ASSERT_TRUE(__LINE__, fc.watch_retry_ns != 0);
+		put("a/x.html", "x2");
+		fcache_changes(&fc);
+		ASSERT_EQ(__LINE__, kernel_watches(), 0);
+		fc.watch_retry_ns = 1; /* as if the second had passed */
+		ASSERT_TRUE(__LINE__, warm("b/y.html"));
+		teardown();
+		int counts[2] = { test_passed, test_failed };
+		write(pfd[1], counts, sizeof(counts));
+		_exit(0);
+	}
+	close(pfd[1]);
+	int counts[2] = { 0, 1 };
+	if (pid < 0 || read(pfd[0], counts, sizeof(counts)) != sizeof(counts))
+		counts[1] = 1;
+	close(pfd[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	if (counts[0] < 0) {
+		printf("skipped: the watch-limit test (no user namespace)\n");
+		return;
+	}
+	test_passed = counts[0];
+	test_failed = counts[1];
+}
+
 /* ---- sizing ---- */
 
 static void test_sizing(void)
@@ -490,6 +560,7 @@ int main(void)
 	test_admission_and_eviction();
 	test_replaced_before_first_watch();
 	test_overflow();
+	test_watch_limit();
 	test_sizing();
 	return test_summary();
 }
