@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -200,15 +201,9 @@ class TestLowDescriptorLimit(unittest.TestCase):
     distinct files (each asked for twice, so the caches take them) leave
     the server able to serve every file afterwards."""
 
-    def test_served_after_many_files(self):
-        root = harness.make_root({})
-        self.addCleanup(__import__("shutil").rmtree, root, True)
-        for i in range(3000):
-            d = os.path.join(root, "many", "%02d" % (i % 50))
-            os.makedirs(d, exist_ok=True)
-            write(os.path.join(d, "%d.html" % i), b"file %d\n" % i)
-        # The limit as both soft and hard: the server raises its soft limit
-        # to the hard one at start.
+    def limited_server(self, root, threads):
+        """The server under RLIMIT_NOFILE 1024, soft and hard (it raises
+        its soft limit to the hard one at start)."""
         wrapper = os.path.join(root + "-nofile.sh")
         self.addCleanup(os.unlink, wrapper)
         write(wrapper, b'#!/bin/sh\nulimit -S -n 1024 && ulimit -H -n 1024 && exec "$REAL_BIN" "$@"\n')
@@ -216,13 +211,23 @@ class TestLowDescriptorLimit(unittest.TestCase):
         saved = harness.BIN
         harness.BIN = wrapper
         try:
-            srv = Server(root=root, threads=4, access_log="off",
+            srv = Server("--keepalive-max", "1000000", root=root, threads=threads, access_log="off",
                          extra_env={"REAL_BIN": saved})
         finally:
             harness.BIN = saved
+        with open("/proc/%d/limits" % srv.proc.pid) as f:
+            self.assertRegex(f.read(), r"Max open files\s+1024\s+1024")
+        return srv
+
+    def test_served_after_many_files(self):
+        root = harness.make_root({})
+        self.addCleanup(__import__("shutil").rmtree, root, True)
+        for i in range(3000):
+            d = os.path.join(root, "many", "%02d" % (i % 50))
+            os.makedirs(d, exist_ok=True)
+            write(os.path.join(d, "%d.html" % i), b"file %d\n" % i)
+        srv = self.limited_server(root, 4)
         with srv:
-            with open("/proc/%d/limits" % srv.proc.pid) as f:
-                self.assertRegex(f.read(), r"Max open files\s+1024\s+1024")
             conns = [KeptConn(srv) for _ in range(8)]
             try:
                 bad = 0
@@ -240,6 +245,42 @@ class TestLowDescriptorLimit(unittest.TestCase):
             finally:
                 for c in conns:
                     c.close()
+
+    def test_cache_gives_descriptors_back(self):
+        """Every descriptor taken (cached files and idle connections), a
+        request for another file is still served: the cache sheds cold
+        entries and the open is tried again."""
+        root = harness.make_root({})
+        self.addCleanup(__import__("shutil").rmtree, root, True)
+        os.mkdir(os.path.join(root, "w"))
+        for i in range(400):
+            write(os.path.join(root, "w", "%d.html" % i), b"w %d\n" % i)
+        srv = self.limited_server(root, 1)
+        fds = "/proc/%d/fd" % srv.proc.pid
+        socks = []
+        try:
+            with srv:
+                kept = KeptConn(srv)
+                socks.append(kept)
+                for i in range(300):   # more than the cache takes
+                    for _ in range(2):
+                        self.assertEqual(kept.get("/w/%d.html" % i).status, 200)
+                cached = len(os.listdir(fds))
+                self.assertGreater(cached, 100, "the cache holds too few to shed")
+                # Idle connections for every descriptor left, and more:
+                # those wait in the backlog.
+                for _ in range(1024 - cached + 16):
+                    socks.append(srv.connect())
+                deadline = time.monotonic() + harness.TIMEOUT
+                while len(os.listdir(fds)) < 1024:
+                    self.assertLess(time.monotonic(), deadline, "descriptors never ran out")
+                    time.sleep(0.01)
+                for i in range(300, 310):
+                    r = kept.get("/w/%d.html" % i)
+                    self.assertEqual((r.status, r.body), (200, b"w %d\n" % i))
+        finally:
+            for c in socks:
+                c.close()
 
 
 if __name__ == "__main__":
