@@ -106,9 +106,10 @@ void fcache_put(struct fcache *fc, struct fentry *e);
  * called at any time. */
 void fcache_changes(struct fcache *fc);
 
-/* Drops up to a quarter of the entries (at least 16) that nobody is
- * using, coldest first, to give their descriptors back (on EMFILE or
- * ENFILE). Returns how many were dropped. */
+/* Drops entries that nobody is using, coldest first, to give their
+ * descriptors back (on EMFILE or ENFILE): a quarter of the entries, or 16
+ * if that is more, or as many as are unused if fewer. Returns how many
+ * were dropped (0: nothing to give back). */
 int fcache_shed(struct fcache *fc);
 
 #endif
