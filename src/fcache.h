@@ -1,8 +1,9 @@
 /* A per-worker cache of open files: descriptor, metadata, validators, the
- * precomputed header block, and the bytes of small files. Entries are
- * dropped as soon as inotify reports a change to the file or to any
- * directory on its path, so a changed file is never served from the cache
- * (see fcache.c for the ordering argument). */
+ * precomputed header block, and the bytes of small files. An entry is
+ * dropped as soon as inotify reports a change to the file, to a sibling
+ * that may stand for it (.br, .gz), or to a directory on its path, so a
+ * changed file is never served from the cache (see fcache.c for the
+ * ordering argument). Other entries stay. */
 #ifndef MTHTTPD_FCACHE_H
 #define MTHTTPD_FCACHE_H
 
@@ -34,12 +35,18 @@ struct fc_rep {
 	uint16_t hdr_n;
 };
 
+struct fc_node;
+
 struct fentry {
 	struct fentry *hnext;     /* hash chain */
-	struct fentry *lprev, *lnext; /* insertion order, for eviction */
+	struct fentry *lprev, *lnext; /* the clock's order: head is the next
+				   * candidate for eviction */
+	struct fc_node *node;     /* the watched path's last component; NULL
+				   * outside the cache */
 	uint32_t hash;
 	int refs;                 /* the cache's own plus each user's */
 	bool dead;                /* dropped while in use */
+	bool used;                /* hit since the clock last passed it */
 	const struct mime_type *mt;
 	char *data;               /* the identity bytes when small, else NULL */
 	struct fc_rep rep[FC_REPS];
@@ -49,15 +56,23 @@ struct fentry {
 
 struct fcache {
 	int ifd;                  /* inotify descriptor, -1 when unavailable */
-	struct fentry **tab;
+	struct fentry **tab;      /* entries by path */
 	unsigned mask;
 	struct fentry *head, *tail;
-	unsigned n;
-	size_t bytes;
+	unsigned n, max;          /* entries, and at most (fcache.c: sizing) */
+	size_t bytes;             /* file bytes held in memory */
+	struct fc_node **ntab;    /* watched path components by (parent, name) */
+	struct fc_node **wtab;    /* the same by watch descriptor */
+	unsigned nmask;
+	unsigned nodes;           /* path components held (each one watch) */
+	uint32_t *seen;           /* admission: hashes of paths missed once */
+	unsigned seen_mask;
+	int64_t watch_retry_ns;   /* after ENOSPC: no new watch before this */
 };
 
-/* Sets up an empty cache. Returns 0 or -errno (then the cache just stays
- * empty and every request opens its file). */
+/* Sets up an empty cache sized for this worker (RLIMIT_NOFILE and
+ * cfg->threads). Returns 0 or -errno (then the cache just stays empty and
+ * every request opens its file). */
 int fcache_init(struct fcache *fc);
 void fcache_destroy(struct fcache *fc);
 
@@ -67,7 +82,8 @@ struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n);
 /* Caches the regular file fd (opened beneath the root without crossing a
  * symbolic link, described by sb) as rel. On success the cache owns fd and
  * the returned entry carries a reference for the caller; on NULL the caller
- * still owns fd. */
+ * still owns fd. NULL also means "not admitted": a path is cached at its
+ * second miss, so files asked for once never evict hot ones. */
 struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int fd,
 			     const struct stat *sb, const struct mime_type *mt);
 
@@ -85,7 +101,15 @@ void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb);
 /* Drops a reference. */
 void fcache_put(struct fcache *fc, struct fentry *e);
 
-/* Reads pending inotify events and drops what they touch. */
+/* Reads pending inotify events and drops the entries they touch; on a
+ * queue overflow, every entry. One read(2) when nothing is pending; may be
+ * called at any time. */
 void fcache_changes(struct fcache *fc);
+
+/* Drops entries that nobody is using, coldest first, to give their
+ * descriptors back (on EMFILE or ENFILE): a quarter of the entries, or 16
+ * if that is more, or as many as are unused if fewer. Returns how many
+ * were dropped (0: nothing to give back). */
+int fcache_shed(struct fcache *fc);
 
 #endif

@@ -394,6 +394,9 @@ static enum hstep open_entry(const struct hreq *h, const char *rel, size_t n, bo
 	const char *detail = NULL;
 	*out = NULL;
 	int fd = open_file(rel, &plain);
+	/* Out of descriptors: give back cold cached ones, then try once more. */
+	if ((fd == -EMFILE || fd == -ENFILE) && fcache_shed(h->fc) > 0)
+		fd = open_file(rel, &plain);
 	if (fd < 0) {
 		int st = open_error(fd, &detail);
 		return resp_error(r, st, detail);
