@@ -407,6 +407,18 @@ static void make_fresh(struct conn *c)
 
 static void submit_job(struct conn *c);
 
+/* After SIGHUP re-resolved the document root: serve the new tree from
+ * now on. Responses in flight hold their files and finish on the old. */
+static void use_current_root(struct conn_set *s)
+{
+	if (!docroot_stale(s->root))
+		return;
+	struct docroot *r = docroot_get();
+	fcache_set_root(&s->fcache, r->path, r->fd);
+	docroot_put(s->root);
+	s->root = r;
+}
+
 /* The upload handler's answer to a step: go on reading, wait for the
  * pool, or send its response. */
 static void upload_step(struct conn *c, enum hstep st, struct response *r)
@@ -537,6 +549,9 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		.head_only = c->head_only, .peer = NULL,
 	};
 	if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
+		use_current_root(s);
+		h.root_fd = s->root->fd;
+		h.root = s->root->path;
 		make_fresh(c);
 		struct response r;
 		resp_init(c, &r);
@@ -1302,7 +1317,9 @@ int conn_set_init(struct conn_set *s, struct ev_loop *l)
 	ev_timer_list(l, CT_LINGER, 2000, conn_timeout);
 	ev_timer_list(l, CT_DRAIN, DRAIN_IDLE_MS, conn_timeout);
 	alog_buf_init(&s->alog);
+	s->root = docroot_get();
 	int rc = fcache_init(&s->fcache);
+	fcache_set_root(&s->fcache, s->root->path, s->root->fd);
 	if (rc < 0)
 		return rc;
 	s->inotify.fd = s->fcache.ifd;
@@ -1317,4 +1334,5 @@ void conn_set_destroy(struct conn_set *s)
 {
 	alog_buf_free(&s->alog);
 	fcache_destroy(&s->fcache);
+	docroot_put(s->root);
 }

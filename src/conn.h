@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "docroot.h"
 #include "ev.h"
 #include "fcache.h"
 #include "http_parse.h"
@@ -122,6 +123,7 @@ struct conn_set {
 	struct fcache fcache;
 	struct ev_io inotify;
 	struct alog_buf alog;
+	struct docroot *root;    /* the document root this worker serves */
 	bool stopping;
 	long nconns;
 	struct conn *runq;       /* connections with new input this turn */

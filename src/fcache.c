@@ -117,6 +117,8 @@ static unsigned max_entries(void)
 int fcache_init(struct fcache *fc)
 {
 	memset(fc, 0, sizeof(*fc));
+	fc->root = cfg->root;
+	fc->root_fd = cfg->root_fd;
 	fc->max = max_entries();
 	fc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fc->ifd < 0)
@@ -265,10 +267,10 @@ static bool node_watch(struct fcache *fc, struct fc_node *x, const char *path)
 static struct fc_node *watch_path(struct fcache *fc, const char *rel, size_t n)
 {
 	char path[PATH_MAX];
-	size_t rl = strlen(cfg->root);
+	size_t rl = strlen(fc->root);
 	if (rl + 1 + n + 1 > sizeof(path))
 		return NULL;
-	memcpy(path, cfg->root, rl);
+	memcpy(path, fc->root, rl);
 	path[rl] = '/';
 	memcpy(path + rl + 1, rel, n);
 	path[rl + 1 + n] = '\0';
@@ -384,6 +386,14 @@ static void drop_all(struct fcache *fc)
 {
 	while (fc->head)
 		drop(fc, fc->head);
+}
+
+void fcache_set_root(struct fcache *fc, const char *path, int fd)
+{
+	if (fc->tab)
+		drop_all(fc);
+	fc->root = path;
+	fc->root_fd = fd;
 }
 
 void fcache_destroy(struct fcache *fc)
@@ -506,7 +516,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	path[n] = '\0';
 	struct stat now;
 	struct fentry *e = NULL;
-	if (leaf->entry != NULL || fstatat(cfg->root_fd, path, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (leaf->entry != NULL || fstatat(fc->root_fd, path, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(now.st_mode) || now.st_ino != sb->st_ino || now.st_dev != sb->st_dev ||
 	    now.st_size != sb->st_size || now.st_mtim.tv_sec != sb->st_mtim.tv_sec ||
 	    now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec ||

@@ -68,6 +68,8 @@ struct fcache {
 	uint32_t *seen;           /* admission: hashes of paths missed once */
 	unsigned seen_mask;
 	int64_t watch_retry_ns;   /* after ENOSPC: no new watch before this */
+	const char *root;         /* the document root's resolved path */
+	int root_fd;              /* and its descriptor (owned by the caller) */
 };
 
 /* Sets up an empty cache sized for this worker (RLIMIT_NOFILE and
@@ -75,6 +77,11 @@ struct fcache {
  * every request opens its file). */
 int fcache_init(struct fcache *fc);
 void fcache_destroy(struct fcache *fc);
+
+/* Serves from another document root from now on (SIGHUP re-resolved it):
+ * drops every entry and watch. path and fd stay the caller's and must
+ * outlive their use here. */
+void fcache_set_root(struct fcache *fc, const char *path, int fd);
 
 /* The entry for rel[0..n), with a reference the caller must put, or NULL. */
 struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "docroot.h"
 #include "log.h"
 #include "hostmatch.h"
 #include "privdrop.h"
@@ -363,10 +364,15 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The root as given (it may be a symbolic link that a deploy switches):
+ * SIGHUP resolves it again. */
+static const char *root_given;
+
 static void open_root(void)
 {
 	struct config *c = &config;
 	static char root_abs[PATH_MAX];
+	root_given = c->root;
 	if (realpath(c->root, root_abs) == NULL)
 		fatal("document root %s: %s", c->root, strerror(errno));
 	c->root = root_abs;
@@ -483,6 +489,12 @@ static void reload(void)
 	int rc = sdnotify_reloading();
 	if (rc < 0)
 		log_warn("NOTIFY_SOCKET: %s", strerror(-rc));
+	rc = docroot_set(root_given);
+	if (rc > 0)
+		log_info("SIGHUP: document root %s now resolves to a new directory", root_given);
+	else if (rc < 0)
+		log_error("SIGHUP: document root %s: %s; still serving the one before", root_given,
+			  strerror(-rc));
 	rc = alog_reopen();
 	if (rc > 0)
 		log_info("SIGHUP: reopened access log %s", alog_describe());
@@ -529,6 +541,9 @@ int main(int argc, char **argv)
 	 * server's. Socket activation (issue 12) takes the LISTEN_FDS sockets
 	 * here instead of binding. */
 	open_root();
+	rc = docroot_set(root_given);
+	if (rc < 0)
+		fatal("document root %s: %s", root_given, strerror(-rc));
 	unsigned requested_port = c->port;
 	rc = server_listen();
 	if (rc < 0)

@@ -25,6 +25,8 @@ struct hreq {
 	time_t now;
 	bool head_only;             /* HEAD: the body is described, never sent */
 	const char *peer;           /* the client's address as text, for logs */
+	int root_fd;                /* the document root (docroot.h) */
+	const char *root;           /* and its resolved path */
 };
 
 /* What a handler asks of the connection next. */

@@ -24,13 +24,13 @@
 /* openat2 under the root: the kernel walks the path and refuses any step,
  * ".." or symbolic link, that would leave it. resolve adds flags such as
  * RESOLVE_NO_SYMLINKS. Returns the descriptor or -errno. */
-static int open_under_root(const char *rel, uint64_t resolve)
+static int open_under_root(int root_fd, const char *rel, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
 	};
-	long fd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	long fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -174,23 +174,23 @@ static int64_t mtime_ns(const struct stat *sb)
  * is inside the root: checked on that descriptor, so no rename race can
  * change the answer between the check and the open. Anything else is 403,
  * whether or not the target exists. */
-static int open_followed(const char *rel)
+static int open_followed(const struct hreq *h, const char *rel)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_NO_MAGICLINKS,
 	};
-	long pfd = syscall(SYS_openat2, cfg->root_fd, rel, &how, sizeof(how));
+	long pfd = syscall(SYS_openat2, h->root_fd, rel, &how, sizeof(how));
 	if (pfd < 0)
 		return -EXDEV;
 	char link[48], real[PATH_MAX_REL + 1];
 	snprintf(link, sizeof(link), "/proc/self/fd/%ld", pfd);
 	ssize_t n = readlink(link, real, sizeof(real) - 1);
 	int fd = -EXDEV;
-	size_t rn = strlen(cfg->root);
+	size_t rn = strlen(h->root);
 	if (n > 0) {
 		real[n] = '\0';
-		bool inside = rn == 1 || (strncmp(real, cfg->root, rn) == 0 &&
+		bool inside = rn == 1 || (strncmp(real, h->root, rn) == 0 &&
 					  (real[rn] == '/' || real[rn] == '\0'));
 		if (inside) {
 			fd = open(link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -204,19 +204,19 @@ static int open_followed(const char *rel)
 
 /* Opens rel beneath the root. *plain is set when no symbolic link was
  * crossed (only such paths may be cached: see fcache.c). */
-static int open_file(const char *rel, bool *plain)
+static int open_file(const struct hreq *h, const char *rel, bool *plain)
 {
-	int fd = open_under_root(rel, RESOLVE_NO_SYMLINKS);
+	int fd = open_under_root(h->root_fd, rel, RESOLVE_NO_SYMLINKS);
 	*plain = fd >= 0;
 	if (fd == -ELOOP)
-		fd = open_under_root(rel, 0);
-	return fd == -EXDEV ? open_followed(rel) : fd;
+		fd = open_under_root(h->root_fd, rel, 0);
+	return fd == -EXDEV ? open_followed(h, rel) : fd;
 }
 
 /* Fills a sibling representation (rel + ".br" / ".gz") on first use: a
  * regular file, reached without symbolic links, not older than the
  * original. */
-static void probe_sibling(struct fentry *e, int which)
+static void probe_sibling(const struct hreq *h, struct fentry *e, int which)
 {
 	struct fc_rep *r = &e->rep[which];
 	const struct fc_rep *id = &e->rep[FC_IDENTITY];
@@ -226,7 +226,7 @@ static void probe_sibling(struct fentry *e, int which)
 		return;
 	memcpy(path, e->rel, e->rel_n);
 	memcpy(path + e->rel_n, which == FC_BR ? ".br" : ".gz", 4);
-	int fd = open_under_root(path, RESOLVE_NO_SYMLINKS);
+	int fd = open_under_root(h->root_fd, path, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return;
 	struct stat sb;
@@ -267,7 +267,7 @@ static struct fc_rep *choose_rep(struct fentry *e, const struct hreq *h)
 		if (q[i] <= 0)
 			continue;
 		if (e->rep[order[i]].state == FC_UNKNOWN)
-			probe_sibling(e, order[i]);
+			probe_sibling(h, e, order[i]);
 		if (e->rep[order[i]].state == FC_PRESENT)
 			return &e->rep[order[i]];
 	}
@@ -393,10 +393,10 @@ static enum hstep open_entry(const struct hreq *h, const char *rel, size_t n, bo
 	bool plain;
 	const char *detail = NULL;
 	*out = NULL;
-	int fd = open_file(rel, &plain);
+	int fd = open_file(h, rel, &plain);
 	/* Out of descriptors: give back cold cached ones, then try once more. */
 	if ((fd == -EMFILE || fd == -ENFILE) && fcache_shed(h->fc) > 0)
-		fd = open_file(rel, &plain);
+		fd = open_file(h, rel, &plain);
 	if (fd < 0) {
 		int st = open_error(fd, &detail);
 		return resp_error(r, st, detail);

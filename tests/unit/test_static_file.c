@@ -590,6 +590,8 @@ static int serve(int line, struct fcache *fc, struct parsed *p, const char *meth
 		.now = now,
 		.head_only = strcmp(method, "HEAD") == 0,
 		.peer = "127.0.0.1",
+		.root_fd = cfg->root_fd,
+		.root = cfg->root,
 	};
 	return (int)sf_serve(&h, r);
 }
