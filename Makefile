@@ -19,7 +19,7 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all run test check-asan unit clean fuzz bench deps test-deps install uninstall
+.PHONY: all run test check-asan unit clean fuzz fuzz-long bench deps test-deps install uninstall
 all: $(BIN)
 
 deps:
@@ -58,6 +58,11 @@ check-asan:
 
 fuzz:
 	$(MAKE) -C fuzz
+
+# Each harness for MINUTES minutes (new inputs and crashes go to fuzz/out/).
+MINUTES ?= 10
+fuzz-long:
+	$(MAKE) -C fuzz smoke SMOKE_SECONDS=$$(( $(MINUTES) * 60 ))
 
 bench: $(BIN)
 	bash bench/run.sh

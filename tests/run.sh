@@ -18,6 +18,11 @@ tally() { # $1: the output file of one suite
 }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# Structure: no include upwards between layers, no function over 150 lines.
+for lint in tools/layers.py tools/fnlen.py; do
+	echo "== lint: $lint"
+	if python3 "$lint"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
 for t in "$UNIT_DIR"/test_*; do
 	[ -x "$t" ] || continue
 	echo "== unit: $(basename "$t")"
