@@ -33,6 +33,9 @@ struct config {
 	struct na_net *trusted; /* --trusted-proxy: peers whose X-Forwarded-For /
 				 * Forwarded name the client */
 	size_t n_trusted;
+	const char *metrics_path;    /* --metrics PATH, NULL when off */
+	struct na_net *metrics_allow; /* --metrics-allow (default loopback) */
+	size_t n_metrics_allow;
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

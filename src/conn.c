@@ -22,6 +22,7 @@
 #include "config.h"
 #include "hostmatch.h"
 #include "iopool.h"
+#include "metrics.h"
 #include "netaddr.h"
 #include "path.h"
 #include "proxy_proto.h"
@@ -419,6 +420,18 @@ static void use_current_root(struct conn_set *s)
 	s->root = r;
 }
 
+/* An upload's end, in the counters: stored, refused or failed. */
+static void count_upload(struct conn *c, const struct response *r)
+{
+	struct metrics *m = c->set->m;
+	if (r->status == 201) {
+		mx_add(&m->uploads_stored, 1);
+		mx_add(&m->upload_bytes, upload_size(c->up));
+	} else {
+		mx_add(r->status >= 500 ? &m->uploads_failed : &m->uploads_refused, 1);
+	}
+}
+
 /* The upload handler's answer to a step: go on reading, wait for the
  * pool, or send its response. */
 static void upload_step(struct conn *c, enum hstep st, struct response *r)
@@ -435,6 +448,7 @@ static void upload_step(struct conn *c, enum hstep st, struct response *r)
 		return;
 	case H_RESPOND:
 		c->body_mode = BODY_NONE;
+		count_upload(c, r);
 		respond(c, r);
 		return;
 	}
@@ -446,6 +460,7 @@ static void dispatch_upload(struct conn *c, const struct hreq *h)
 	resp_init(c, &r);
 	enum hstep st = upload_begin(h, &r, &c->up);
 	if (st != H_BODY) {
+		mx_add(r.status >= 500 ? &c->set->m->uploads_failed : &c->set->m->uploads_refused, 1);
 		respond(c, &r);
 		return;
 	}
@@ -454,6 +469,33 @@ static void dispatch_upload(struct conn *c, const struct hreq *h)
 		send_continue(c);
 	else
 		c->state = CS_READ_BODY;
+}
+
+/* --metrics: the counters, to allowed clients only (the request's client:
+ * behind a trusted proxy, the one it names, never the proxy itself). */
+static void answer_metrics(struct conn *c)
+{
+	if (!na_match(cfg->metrics_allow, cfg->n_metrics_allow, &c->client.sa)) {
+		conn_error(c, 403, "metrics are not available to this client", NULL);
+		return;
+	}
+	char body[6144];
+	size_t n = metrics_render(body, sizeof(body), conn_open_count());
+	if (n == 0) {
+		conn_error(c, 500, "metrics do not fit", NULL);
+		return;
+	}
+	struct response r;
+	resp_init(c, &r);
+	r.status = 200;
+	ob_puts(&r.hdr, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			"Cache-Control: no-store\r\nContent-Length: ");
+	ob_u64(&r.hdr, n);
+	ob_put(&r.hdr, "\r\n", 2);
+	r.body = RB_MEM;
+	r.mem = body;
+	r.mem_n = n;
+	respond(c, &r); /* copies the body behind the head: it fits */
 }
 
 /* OPTIONS (RFC 9110 9.3.7): 204 with Allow, no body and no length. */
@@ -499,6 +541,9 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	c->requests++;
 	c->idle = false;
 	c->head_only = req->m == HP_M_HEAD;
+	c->mx_method = (uint8_t)mx_method(req->method.p, req->method.n);
+	if (c->requests > 1)
+		mx_add(&s->m->keepalive_reuse, 1);
 	slice_off(c, req->line, &c->line_off, &c->line_n);
 	set_timer(c, CT_BODY);
 
@@ -546,9 +591,13 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 	char ip[INET6_ADDRSTRLEN];
 	struct hreq h = {
 		.req = req, .info = &info, .fc = &s->fcache, .now = s->loop->now,
-		.head_only = c->head_only, .peer = NULL,
+		.head_only = c->head_only, .peer = NULL, .m = s->m,
 	};
-	if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
+	if (cfg->metrics_path && (req->m == HP_M_GET || req->m == HP_M_HEAD) &&
+	    req->path.n == strlen(cfg->metrics_path) &&
+	    memcmp(req->path.p, cfg->metrics_path, req->path.n) == 0) {
+		answer_metrics(c);
+	} else if (req->m == HP_M_GET || req->m == HP_M_HEAD) {
 		use_current_root(s);
 		h.root_fd = s->root->fd;
 		h.root = s->root->path;
@@ -586,7 +635,10 @@ static void job_done(struct ev_job *job)
 	}
 	struct response r;
 	resp_init(c, &r);
-	upload_step(c, upload_io_done(c->up, &r), &r);
+	enum hstep st = upload_io_done(c->up, &r);
+	if (st == H_RESPOND)
+		mx_commit(c->set->m, (uint64_t)(mono_us() - c->job_t0_us));
+	upload_step(c, st, &r);
 	conn_run(c);
 }
 
@@ -597,6 +649,7 @@ static void submit_job(struct conn *c)
 	job->done = job_done;
 	job->ctx = c;
 	c->job = job;
+	c->job_t0_us = mono_us();
 	c->state = CS_WAIT_IO;
 	set_timer(c, -1);
 	iopool_submit(job);
@@ -650,6 +703,10 @@ static void next_request(struct conn *c)
 
 static void log_access(struct conn *c)
 {
+	struct metrics *m = c->set->m;
+	if (c->status >= 100 && c->status < 600)
+		mx_add(&m->requests[c->mx_method][c->status / 100 - 1], 1);
+	mx_add(&m->response_bytes, c->sent_body);
 	if (c->set->alog.p == NULL)
 		return;
 	bool json = alog_get_format() == ALOG_JSON;
@@ -811,6 +868,8 @@ static enum step do_read_head(struct conn *c)
 			/* A HEAD gets no body even when its head is refused
 			 * (RFC 9110 §9.3.2): the method is known once parsed. */
 			c->head_only = req.m == HP_M_HEAD;
+			c->mx_method = req.method.p ? (uint8_t)mx_method(req.method.p, req.method.n)
+						    : MX_OTHER;
 			conn_error(c, req.status, req.reason, NULL);
 			return STEP_GO;
 		}
@@ -1204,6 +1263,7 @@ bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen)
 		atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
 		return false;
 	}
+	mx_add(reject ? &s->m->conns_refused : &s->m->conns_accepted, 1);
 	c->io.fd = fd;
 	c->io.cb = conn_io;
 	c->timer.list = -1;
@@ -1305,10 +1365,11 @@ void conn_set_close_all(struct conn_set *s)
 	}
 }
 
-int conn_set_init(struct conn_set *s, struct ev_loop *l)
+int conn_set_init(struct conn_set *s, struct ev_loop *l, struct metrics *m)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = l;
+	s->m = m;
 	ev_timer_list(l, CT_HEADER, (int64_t)cfg->header_timeout * 1000, conn_timeout);
 	ev_timer_list(l, CT_SILENT, (int64_t)(cfg->header_timeout - DEFER_ACCEPT_S) * 1000,
 		      conn_timeout);
@@ -1319,6 +1380,7 @@ int conn_set_init(struct conn_set *s, struct ev_loop *l)
 	alog_buf_init(&s->alog);
 	s->root = docroot_get();
 	int rc = fcache_init(&s->fcache);
+	s->fcache.m = m;
 	fcache_set_root(&s->fcache, s->root->path, s->root->fd);
 	if (rc < 0)
 		return rc;

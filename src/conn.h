@@ -103,6 +103,8 @@ struct conn {
 	uint64_t sent_body;      /* body bytes of the current response */
 	uint16_t line_off, line_n, ref_off, ref_n, ua_off, ua_n, host_off, host_n; /* into buf */
 	uint32_t body_in_wbuf;   /* body bytes copied behind the head */
+	uint8_t mx_method;       /* the request's method, for the counters */
+	int64_t job_t0_us;       /* when the handler's job was submitted */
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
@@ -124,6 +126,7 @@ struct conn_set {
 	struct ev_io inotify;
 	struct alog_buf alog;
 	struct docroot *root;    /* the document root this worker serves */
+	struct metrics *m;       /* this worker's counters (metrics.h) */
 	bool stopping;
 	long nconns;
 	struct conn *runq;       /* connections with new input this turn */
@@ -135,9 +138,10 @@ struct conn_set {
 	uint64_t rx_seq, fresh_seq;
 };
 
-/* Sets up s on loop l (timer lists, open-file cache, access-log buffer).
- * Returns 0 or -errno; without inotify the cache just stays empty. */
-int conn_set_init(struct conn_set *s, struct ev_loop *l);
+/* Sets up s on loop l (timer lists, open-file cache, access-log buffer),
+ * counting into m. Returns 0 or -errno; without inotify the cache just
+ * stays empty. */
+int conn_set_init(struct conn_set *s, struct ev_loop *l, struct metrics *m);
 void conn_set_destroy(struct conn_set *s);
 
 /* Runs the connections queued this turn, then frees the closed ones. */

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "log.h"
 
 #define FCACHE_ENTRIES_MAX 16384      /* entries at most, whatever the limit */
@@ -633,8 +634,11 @@ void fcache_changes(struct fcache *fc)
 			off += (ssize_t)sizeof(*ev) + ev->len;
 			if (fc->tab == NULL)
 				continue;
-			if (ev->mask & IN_Q_OVERFLOW)
+			if (ev->mask & IN_Q_OVERFLOW) {
 				drop_all(fc); /* events were lost: anything may have changed */
+				if (fc->m)
+					mx_add(&fc->m->inotify_overflows, 1);
+			}
 			else if (ev->len > 0 && ev->name[0] != '\0')
 				child_changed(fc, ev->wd, ev->name, strnlen(ev->name, ev->len));
 			else

@@ -68,6 +68,7 @@ struct fcache {
 	uint32_t *seen;           /* admission: hashes of paths missed once */
 	unsigned seen_mask;
 	int64_t watch_retry_ns;   /* after ENOSPC: no new watch before this */
+	struct metrics *m;        /* counters (overflows), or NULL */
 	const char *root;         /* the document root's resolved path */
 	int root_fd;              /* and its descriptor (owned by the caller) */
 };

@@ -75,6 +75,10 @@ static const char usage_text[] =
 	"                             port (rolling restarts)\n"
 	"      --proxy-protocol       every connection starts with a PROXY header (v1\n"
 	"                             or v2), which names the client\n"
+	"      --metrics PATH         serve Prometheus metrics on PATH (off)\n"
+	"      --metrics-allow ADDR[/PREFIX]\n"
+	"                             clients that may read them (repeatable;\n"
+	"                             default 127.0.0.0/8 and ::1)\n"
 	"      --trusted-proxy ADDR[/PREFIX]\n"
 	"                             a proxy whose X-Forwarded-For / Forwarded name\n"
 	"                             the client (repeatable)\n"
@@ -219,11 +223,36 @@ static void add_bound_names(void)
 	}
 }
 
+/* A --metrics path: absolute, plain (letters, digits, - _ . /), no dot
+ * segment, and not a path uploads use. */
+static bool metrics_path_valid(const char *p)
+{
+	if (p[0] != '/' || strlen(p) > 200 || strstr(p, "/.") || strstr(p, "//"))
+		return false;
+	for (const char *q = p; *q; q++)
+		if (!isalnum((unsigned char)*q) && !strchr("-_./", *q))
+			return false;
+	return strcmp(p, "/upload") != 0 && strcmp(p, "/uploads") != 0 &&
+	       strncmp(p, "/uploads/", 9) != 0 && strcmp(p, "/") != 0;
+}
+
+/* Appends an ADDR[/PREFIX] to a list, or exits 2. */
+static void add_net(struct na_net **list, size_t *n, const char *opt, const char *v)
+{
+	struct na_net *a = realloc(*list, (*n + 1) * sizeof(**list));
+	if (a == NULL)
+		fatal("out of memory");
+	*list = a;
+	if (na_parse(v, strlen(v), &a[*n]) < 0)
+		usage_error("invalid %s '%s': expected ADDR or ADDR/PREFIX", opt, v);
+	(*n)++;
+}
+
 enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
 	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
-	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY,
+	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY, OPT_METRICS, OPT_METRICS_ALLOW,
 };
 
 static void parse_args(int argc, char **argv)
@@ -247,6 +276,8 @@ static void parse_args(int argc, char **argv)
 		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
 		{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
 		{ "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -306,16 +337,18 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_REUSE_PORT: c->reuse_port = true; break;
 		case OPT_PROXY_PROTOCOL: c->proxy_protocol = true; break;
-		case OPT_TRUSTED_PROXY: {
-			struct na_net *v = realloc(c->trusted, (c->n_trusted + 1) * sizeof(*v));
-			if (v == NULL)
-				fatal("out of memory");
-			c->trusted = v;
-			if (na_parse(optarg, strlen(optarg), &v[c->n_trusted]) < 0)
-				usage_error("invalid --trusted-proxy '%s': expected ADDR or ADDR/PREFIX", optarg);
-			c->n_trusted++;
+		case OPT_METRICS:
+			if (!metrics_path_valid(optarg))
+				usage_error("invalid --metrics '%s': an absolute path such as /metrics, "
+					    "not /upload or under /uploads/", optarg);
+			c->metrics_path = optarg;
 			break;
-		}
+		case OPT_METRICS_ALLOW:
+			add_net(&c->metrics_allow, &c->n_metrics_allow, "--metrics-allow", optarg);
+			break;
+		case OPT_TRUSTED_PROXY:
+			add_net(&c->trusted, &c->n_trusted, "--trusted-proxy", optarg);
+			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "combined") == 0)
 				alog_set_format(ALOG_COMBINED);
@@ -353,6 +386,10 @@ static void parse_args(int argc, char **argv)
 	}
 	if (!is_ip_literal(c->host))
 		usage_error("invalid --host '%s': expected an IPv4 or IPv6 address", c->host);
+	if (c->metrics_path && c->n_metrics_allow == 0) {
+		add_net(&c->metrics_allow, &c->n_metrics_allow, "--metrics-allow", "127.0.0.0/8");
+		add_net(&c->metrics_allow, &c->n_metrics_allow, "--metrics-allow", "::1");
+	}
 }
 
 static void raise_fd_limit(void)

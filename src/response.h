@@ -15,6 +15,7 @@
 
 struct fcache;
 struct fentry;
+struct metrics;
 
 /* The request as a handler sees it. Everything is borrowed for the
  * duration of the call. */
@@ -25,6 +26,7 @@ struct hreq {
 	time_t now;
 	bool head_only;             /* HEAD: the body is described, never sent */
 	const char *peer;           /* the client's address as text, for logs */
+	struct metrics *m;          /* this worker's counters */
 	int root_fd;                /* the document root (docroot.h) */
 	const char *root;           /* and its resolved path */
 };

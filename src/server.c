@@ -21,6 +21,7 @@
 #include "ev.h"
 #include "iopool.h"
 #include "log.h"
+#include "metrics.h"
 #include "upload.h"
 
 #define ACCEPT_BATCH 16
@@ -304,7 +305,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "worker-%d", w->id);
 	log_set_thread(name);
 	pthread_setname_np(pthread_self(), name);
-	if (conn_set_init(&w->set, &w->loop) < 0) {
+	if (conn_set_init(&w->set, &w->loop, metrics_of(w->id - 1)) < 0) {
 		/* Once, not once per worker: with many threads the per-user
 		 * inotify limit runs out for all of them at once. */
 		static atomic_bool warned;
@@ -341,6 +342,7 @@ int server_start(void)
 	if (workers == NULL)
 		return -ENOMEM;
 	upload_init();
+	metrics_init(n_workers);
 	int rc = iopool_start(server_pool_threads());
 	if (rc < 0)
 		return rc;

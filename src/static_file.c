@@ -15,6 +15,7 @@
 #include "cond.h"
 #include "config.h"
 #include "fcache.h"
+#include "metrics.h"
 #include "mime.h"
 #include "path.h"
 #include "range.h"
@@ -458,6 +459,8 @@ enum hstep sf_serve(const struct hreq *h, struct response *r)
 		n += sizeof("index.html") - 1;
 	}
 	struct fentry *e = fcache_find(h->fc, rel, n);
+	if (h->m)
+		mx_add(e ? &h->m->cache_hits : &h->m->cache_misses, 1);
 	if (e == NULL) {
 		open_entry(h, rel, n, dir_slash, &e, r);
 		if (e == NULL)

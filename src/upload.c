@@ -515,6 +515,11 @@ enum hstep upload_io_done(struct upload *u, struct response *r)
 	return H_RESPOND;
 }
 
+uint64_t upload_size(const struct upload *u)
+{
+	return u->bytes;
+}
+
 void upload_free(struct upload *u)
 {
 	if (u == NULL)

@@ -49,6 +49,9 @@ struct ev_job *upload_job(struct upload *u);
  * H_RESPOND (the 201, whose body lives in u, or an error). */
 enum hstep upload_io_done(struct upload *u, struct response *r);
 
+/* The body bytes received so far. */
+uint64_t upload_size(const struct upload *u);
+
 /* Frees u, removing whatever it left on disk unless it was committed.
  * Never while its job is queued. NULL is fine. */
 void upload_free(struct upload *u);
