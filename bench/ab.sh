@@ -14,7 +14,8 @@
 # before and after each run.
 #
 # Environment: SERVER_CPU / CLIENT_CPU (1 / 0), CONNS (64), PATH_ (the URL
-# path, default /index.html), FILE_SIZE (1024).
+# path, default /index.html), FILE_SIZE (1024), HEADER (one more request
+# header, e.g. "Connection: close" for workload 2).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +37,8 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 CONNS=${CONNS:-64}
 URL_PATH=${PATH_:-/index.html}
 FILE_SIZE=${FILE_SIZE:-1024}
+WRK_HDR=()
+[[ -n ${HEADER:-} ]] && WRK_HDR=(-H "$HEADER")
 
 for t in wrk taskset python3 ps; do
 	command -v "$t" >/dev/null || { echo "ab.sh: needs $t (apt-get install -y wrk util-linux python3 procps)" >&2; exit 1; }
@@ -80,7 +83,7 @@ run() {
 	port=PORT_$name
 	pid=PID_$name
 	cpu_snapshot "${!pid}" "$TMP/cpu0"
-	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:${!port}$URL_PATH")
+	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "${WRK_HDR[@]}" "http://127.0.0.1:${!port}$URL_PATH")
 	cpu_snapshot "${!pid}" "$TMP/cpu1"
 	read -r d ticked _ < <(cpu_delta "$TMP/cpu0" "$TMP/cpu1")
 	((ticked == 0)) || echo "ab.sh: a thread of $name exited during a run; its CPU was counted in ticks" >&2
@@ -96,8 +99,8 @@ run() {
 start A "$A"
 start B "$B"
 # Warm both (page cache, file cache, TCP memory) before measuring.
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT_A$URL_PATH" >/dev/null
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT_B$URL_PATH" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "${WRK_HDR[@]}" "http://127.0.0.1:$PORT_A$URL_PATH" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "${WRK_HDR[@]}" "http://127.0.0.1:$PORT_B$URL_PATH" >/dev/null
 
 printf "%-5s %12s %12s %12s %12s %8s\n" pair "A µs/req" "B µs/req" "A req/s" "B req/s" "B÷A"
 : >"$TMP/rows"
