@@ -28,6 +28,12 @@ struct config {
 	enum mime_policy types;
 	bool quiet;
 	bool reuse_port;        /* SO_REUSEPORT on the listener */
+	bool upload_index;      /* GET /uploads/ lists the stored uploads */
+	const char *const *cors_origins; /* --cors-origin values (cors.h) */
+	size_t n_cors;
+	bool cors_vary;         /* some listed origin is not "*": Vary: Origin */
+	unsigned upload_rate;   /* uploads per client address a minute; 0: no limit */
+	uint64_t upload_quota;  /* bytes the uploads directory may hold; 0: no limit */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

@@ -104,6 +104,7 @@ struct conn {
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
+	const char *cors_allow;  /* Access-Control-Allow-Origin of this response (cors.h) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
