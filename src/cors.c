@@ -4,6 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#define CORS_STR_(x) #x
+#define CORS_STR(x) CORS_STR_(x)
+
 static bool is_alpha(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
@@ -145,7 +148,5 @@ void cors_put_preflight(struct obuf *o, bool allow_post)
 	ob_puts(o, allow_post ? "Access-Control-Allow-Methods: POST, OPTIONS\r\n"
 			      : "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n");
 	ob_puts(o, "Access-Control-Allow-Headers: Content-Type, Authorization\r\n"
-		   "Access-Control-Max-Age: ");
-	ob_u64(o, CORS_MAX_AGE);
-	ob_put(o, "\r\n", 2);
+		   "Access-Control-Max-Age: " CORS_STR(CORS_MAX_AGE) "\r\n");
 }
