@@ -28,12 +28,13 @@ bool ur_match(const struct http_request *req)
 {
 	char rel[PREFIX_N + NAME_MAX_LEN + 8];
 	bool dir_slash;
-	if (req->path.n < 9 || req->path.p[0] != '/')
+	if (req->path.n < PREFIX_N + 2 || req->path.p[0] != '/')
 		return false;
-	/* The common spelling without decoding. */
-	if (memcmp(req->path.p, "/" PREFIX "/", PREFIX_N + 2) == 0 &&
-	    memchr(req->path.p, '%', req->path.n) == NULL && memchr(req->path.p, '.', req->path.n) == NULL)
-		return true;
+	/* Every GET asks: a path that neither spells the prefix nor has an
+	 * escape cannot decode to it, and costs no decoding. */
+	if (memchr(req->path.p, '%', req->path.n) == NULL &&
+	    memmem(req->path.p, req->path.n, PREFIX "/", PREFIX_N + 1) == NULL)
+		return false;
 	int st = path_resolve(req->path.p, req->path.n, rel, sizeof(rel), &dir_slash);
 	if (st == 414) /* too long for any upload's name: still ours (404) if under the prefix */
 		return req->path.n > PREFIX_N + 2 && memcmp(req->path.p, "/" PREFIX "/", PREFIX_N + 2) == 0;
