@@ -19,14 +19,14 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all run test check-asan unit clean fuzz fuzz-long bench deps test-deps install uninstall
+.PHONY: all run test test-browser check-asan unit clean fuzz fuzz-long bench deps test-deps install uninstall
 all: $(BIN)
 
 deps:
 	@sh tools/deps.sh cc:gcc
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest
+	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -52,6 +52,12 @@ unit: $(UNIT_BINS)
 # binary; the last line is "N passed, N failed".
 test: test-deps $(BIN) $(UNIT_BINS)
 	MTHTTPD_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/unit sh tests/run.sh
+
+# resources/upload.html in headless Chromium (Debian package chromium),
+# against the real binary; the last line is "N passed, N failed".
+test-browser: $(BIN)
+	@sh tools/deps.sh python3:python3 chromium:chromium
+	MTHTTPD_BIN=$(abspath $(BIN)) python3 tests/browser/test_upload_page.py
 
 check-asan:
 	$(MAKE) test SANITIZE=1

@@ -36,6 +36,12 @@ struct config {
 	const char *metrics_path;    /* --metrics PATH, NULL when off */
 	struct na_net *metrics_allow; /* --metrics-allow (default loopback) */
 	size_t n_metrics_allow;
+	bool upload_index;      /* GET /uploads/ lists the stored uploads */
+	const char *const *cors_origins; /* --cors-origin values (cors.h) */
+	size_t n_cors;
+	bool cors_vary;         /* some listed origin is not "*": Vary: Origin */
+	unsigned upload_rate;   /* uploads per client address a minute; 0: no limit */
+	uint64_t upload_quota;  /* bytes the uploads directory may hold; 0: no limit */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cors.h"
 #include "hostmatch.h"
 #include "iopool.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@
 #include "proxy_proto.h"
 #include "static_file.h"
 #include "upload.h"
+#include "uploads_read.h"
 
 const char *const conn_state_names[] = {
 #define X(name) #name,
@@ -275,6 +277,9 @@ static void respond(struct conn *c, struct response *r)
 	if (r->detail)
 		ebody_n = error_body(c, r, ebody, sizeof(ebody));
 	struct obuf *o = &r->hdr;
+	cors_put(o, c->cors_allow, cfg->cors_vary);
+	c->cors_allow = NULL;
+	ob_puts(o, "X-Content-Type-Options: nosniff\r\n");
 	resp_end(o, c->keep_alive, (unsigned)(cfg->keepalive_max - (int)c->requests));
 
 	char start[HEAD_RESERVE];
@@ -504,8 +509,10 @@ static void answer_options(struct conn *c, const struct http_request *req)
 	struct response r;
 	resp_init(c, &r);
 	r.status = 204;
-	ob_puts(&r.hdr, req->form != HP_ASTERISK && is_upload_path(req) ? "Allow: POST, OPTIONS\r\n"
-									: "Allow: GET, HEAD, OPTIONS\r\n");
+	bool up = req->form != HP_ASTERISK && is_upload_path(req);
+	ob_puts(&r.hdr, up ? "Allow: POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n");
+	if (c->cors_allow && cors_is_preflight(req) && (up || (req->form != HP_ASTERISK && ur_match(req))))
+		cors_put_preflight(&r.hdr, up);
 	respond(c, &r);
 }
 
@@ -588,6 +595,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		return;
 	}
 
+	c->cors_allow = cors_for_request(req, cfg->cors_origins, cfg->n_cors);
 	char ip[INET6_ADDRSTRLEN];
 	struct hreq h = {
 		.req = req, .info = &info, .fc = &s->fcache, .now = s->loop->now,
@@ -604,7 +612,7 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		make_fresh(c);
 		struct response r;
 		resp_init(c, &r);
-		sf_serve(&h, &r);
+		(ur_match(req) ? ur_serve : sf_serve)(&h, &r);
 		respond(c, &r);
 	} else if (req->m == HP_M_POST && is_upload_path(req)) {
 		h.peer = peer_text(c, ip, sizeof(ip));

@@ -108,6 +108,7 @@ struct conn {
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
+	const char *cors_allow;  /* Access-Control-Allow-Origin of this response (cors.h) */
 	/* The socket's peer, or the client a PROXY header named; and the
 	 * client of the current request (the peer, or what a trusted proxy's
 	 * X-Forwarded-For / Forwarded says), which the logs show. */

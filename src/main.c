@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "docroot.h"
+#include "cors.h"
 #include "log.h"
 #include "hostmatch.h"
 #include "privdrop.h"
@@ -71,6 +72,12 @@ static const char usage_text[] =
 	"      --log-format FORMAT    access log format: combined or json (combined)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
+	"      --upload-index         GET /uploads/ lists the stored uploads (JSON)\n"
+	"      --cors-origin ORIGIN   scheme://host[:port] or '*' that may upload and\n"
+	"                             read from a browser (repeatable)\n"
+	"      --upload-rate N        uploads per client address a minute (no limit)\n"
+	"      --upload-quota BYTES   total size of the uploads directory, k/M/G\n"
+	"                             suffixes (no limit)\n"
 	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
 	"                             port (rolling restarts)\n"
 	"      --proxy-protocol       every connection starts with a PROXY header (v1\n"
@@ -136,11 +143,11 @@ static long parse_num(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
-static uint64_t parse_size(const char *s)
+static uint64_t parse_size(const char *opt, const char *s)
 {
 	char *end;
 	if (!isdigit((unsigned char)*s))
-		usage_error("invalid --max-upload '%s': expected bytes with an optional k, M or G", s);
+		usage_error("invalid %s '%s': expected bytes with an optional k, M or G", opt, s);
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	unsigned shift = 0;
@@ -153,7 +160,7 @@ static uint64_t parse_size(const char *s)
 	if (shift)
 		end++;
 	if (errno || *end || v == 0 || v > (UINT64_MAX >> 1 >> shift))
-		usage_error("invalid --max-upload '%s': expected bytes with an optional k, M or G", s);
+		usage_error("invalid %s '%s': expected bytes with an optional k, M or G", opt, s);
 	return (uint64_t)v << shift;
 }
 
@@ -165,6 +172,22 @@ static bool is_ip_literal(const char *s)
 
 static char **allow;
 static size_t n_allow;
+
+/* --cors-origin: checked now, kept in the configuration. */
+static void add_cors_origin(const char *s)
+{
+	static const char **v;
+	const char *why;
+	if (cors_parse_origin(s, strlen(s), &why) < 0)
+		usage_error("invalid --cors-origin '%s': %s", s, why);
+	const char **nv = realloc(v, (config.n_cors + 1) * sizeof(*nv));
+	if (nv == NULL)
+		fatal("out of memory");
+	v = nv;
+	v[config.n_cors++] = s;
+	config.cors_origins = v;
+	config.cors_vary = cors_varies(v, config.n_cors);
+}
 
 /* Adds a name (or address) the Host header may carry. A machine name that
  * is no valid host (an interface address with a scope, say) is skipped:
@@ -253,6 +276,7 @@ enum {
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
 	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
 	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY, OPT_METRICS, OPT_METRICS_ALLOW,
+	OPT_UPLOAD_INDEX, OPT_CORS_ORIGIN, OPT_UPLOAD_RATE, OPT_UPLOAD_QUOTA,
 };
 
 static void parse_args(int argc, char **argv)
@@ -280,6 +304,10 @@ static void parse_args(int argc, char **argv)
 		{ "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "upload-index", no_argument, NULL, OPT_UPLOAD_INDEX },
+		{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+		{ "upload-rate", required_argument, NULL, OPT_UPLOAD_RATE },
+		{ "upload-quota", required_argument, NULL, OPT_UPLOAD_QUOTA },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -310,7 +338,11 @@ static void parse_args(int argc, char **argv)
 			allow[n_allow++] = optarg;
 			break;
 		case OPT_MAX_CONNS: c->max_conns = parse_num("--max-conns", optarg, 1, 10000000); break;
-		case OPT_MAX_UPLOAD: c->max_upload = parse_size(optarg); break;
+		case OPT_MAX_UPLOAD: c->max_upload = parse_size("--max-upload", optarg); break;
+		case OPT_UPLOAD_INDEX: c->upload_index = true; break;
+		case OPT_CORS_ORIGIN: add_cors_origin(optarg); break;
+		case OPT_UPLOAD_RATE: c->upload_rate = (unsigned)parse_num("--upload-rate", optarg, 1, 1000000); break;
+		case OPT_UPLOAD_QUOTA: c->upload_quota = parse_size("--upload-quota", optarg); break;
 		case OPT_KA_TIMEOUT:
 			c->keepalive_timeout = (int)parse_num("--keepalive-timeout", optarg, 1, 86400);
 			break;
@@ -610,6 +642,7 @@ int main(int argc, char **argv)
 	int removed = upload_cleanup_stale();
 	if (removed > 0)
 		log_warn("removed %d temporary upload file(s) left by an earlier run", removed);
+	upload_limits_init();
 	add_bound_names();
 
 	bool v6 = strchr(c->host, ':') != NULL;

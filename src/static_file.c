@@ -420,7 +420,7 @@ static enum hstep open_entry(const struct hreq *h, const char *rel, size_t n, bo
 	const struct mime_type *mt = mime_lookup(base, n - (size_t)(base - rel), cfg->types);
 	if (mt == NULL) {
 		close(fd);
-		return resp_error(r, 415, "file type not served");
+		return resp_error(r, 415, "file type not served under --types seed (use --types all)");
 	}
 	struct fentry *e = plain ? fcache_insert(h->fc, rel, n, fd, &sb, mt) : NULL;
 	if (e == NULL)
@@ -436,7 +436,6 @@ static enum hstep open_entry(const struct hreq *h, const char *rel, size_t n, bo
 enum hstep sf_serve(const struct hreq *h, struct response *r)
 {
 	const struct http_request *req = h->req;
-	const struct hp_info *info = h->info;
 	char rel[PATH_MAX_REL + 16];
 	bool dir_slash = false;
 	int st = path_resolve(req->path.p, req->path.n, rel, PATH_MAX_REL, &dir_slash);
@@ -466,6 +465,13 @@ enum hstep sf_serve(const struct hreq *h, struct response *r)
 		if (e == NULL)
 			return H_RESPOND;
 	}
+	return sf_serve_entry(h, e, r);
+}
+
+enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct response *r)
+{
+	const struct http_request *req = h->req;
+	const struct hp_info *info = h->info;
 	/* From here r holds the reference: it is dropped with the response. */
 	r->ref = e;
 	const char *base = memrchr(e->rel, '/', e->rel_n);

@@ -11,4 +11,10 @@
  * H_RESPOND. */
 enum hstep sf_serve(const struct hreq *h, struct response *r);
 
+/* Serves the file of entry e (one reference, which passes to r->ref) as
+ * sf_serve does once it has found it: its type e->mt, precompressed
+ * siblings unless marked FC_ABSENT, conditionals and ranges. For other
+ * handlers that open their own files (fcache_temp). Returns H_RESPOND. */
+enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct response *r);
+
 #endif

@@ -5,6 +5,7 @@
 #include "upload.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include "iopool.h"
 #include "json_check.h"
 #include "log.h"
+#include "ratelimit.h"
 
 /* Temporary files are O_TMPFILE inodes of the uploads directory, given
  * their final name with linkat once complete: a crash leaves nothing, and
@@ -57,6 +59,7 @@ struct upload {
 	bool finished;               /* committed or discarded: nothing to undo */
 	uint64_t bytes;
 	bool anon;                   /* fd is an O_TMPFILE: no name until linked */
+	uint64_t quota_held;         /* bytes reserved against --upload-quota */
 	char tmp[TMP_NAME_MAX];      /* the named fallback's name */
 	char name[64];               /* the final name */
 	char peer[64];               /* the client, for the log */
@@ -254,11 +257,49 @@ static int commit(struct upload *u)
 	return 0;
 }
 
+/* --upload-quota: the bytes the uploads directory holds, measured at
+ * start and raised by every commit (reserved before it, given back if it
+ * fails). Exact for this process; instances sharing the directory each
+ * count only their own uploads since they started, and files removed
+ * while running are not noticed until the next start. */
+static _Atomic uint64_t quota_used;
+
+/* --upload-rate (ratelimit.h); NULL when off. */
+static struct ratelimit *upload_rl;
+
+static void quota_release(struct upload *u)
+{
+	if (u->quota_held) {
+		atomic_fetch_sub(&quota_used, u->quota_held);
+		u->quota_held = 0;
+	}
+}
+
+/* Reserves n bytes of the quota. Returns false when they do not fit. */
+static bool quota_reserve(struct upload *u, uint64_t n)
+{
+	uint64_t used = atomic_load(&quota_used);
+	do {
+		if (n > cfg->upload_quota || used > cfg->upload_quota - n)
+			return false;
+	} while (!atomic_compare_exchange_weak(&quota_used, &used, used + n));
+	u->quota_held = n;
+	return true;
+}
+
+/* Would n more bytes pass the quota (nothing reserved)? */
+static bool quota_exceeded(uint64_t n)
+{
+	uint64_t used = atomic_load_explicit(&quota_used, memory_order_relaxed);
+	return cfg->upload_quota && (n > cfg->upload_quota || used > cfg->upload_quota - n);
+}
+
 /* Removes whatever an upload has on disk (pool thread or worker). */
 static void discard_files(struct upload *u)
 {
 	if (u->finished)
 		return;
+	quota_release(u);
 	if (u->fd >= 0) {
 		close(u->fd);
 		u->fd = -1;
@@ -346,6 +387,42 @@ int upload_cleanup_stale(void)
 	return removed;
 }
 
+/* The bytes of the regular files in the uploads directory. */
+static uint64_t uploads_size(void)
+{
+	int dfd = openat(cfg->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return 0;
+	}
+	uint64_t total = 0;
+	struct dirent *e;
+	struct stat sb;
+	while ((e = readdir(d)) != NULL)
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode))
+			total += (uint64_t)sb.st_size;
+	closedir(d);
+	return total;
+}
+
+void upload_limits_init(void)
+{
+	if (cfg->upload_rate) {
+		upload_rl = rl_new(cfg->upload_rate);
+		if (upload_rl == NULL)
+			log_warn("--upload-rate: out of memory; uploads are not rate-limited");
+	}
+	if (cfg->upload_quota) {
+		atomic_store(&quota_used, uploads_size());
+		log_info("uploads directory holds %llu of %llu bytes (--upload-quota)",
+			 (unsigned long long)atomic_load(&quota_used),
+			 (unsigned long long)cfg->upload_quota);
+	}
+}
+
 /* ---- the request ---- */
 
 /* Compares without an early exit, so the time taken does not tell how much
@@ -370,16 +447,66 @@ static bool authorized(const struct hp_info *info)
 	return token_equal(v.p + i, v.n - i, tok, strlen(tok));
 }
 
+bool upload_token_ok(const struct hp_info *info)
+{
+	return cfg->upload_token == NULL || (!info->authorization_dup && authorized(info));
+}
+
+/* application/json, or application/<x>+json (RFC 6839 structured syntax
+ * suffix), parameters allowed, case-insensitive. */
 static bool is_json_type(struct hp_slice ct)
 {
-	static const char want[] = "application/json";
-	size_t n = sizeof(want) - 1;
-	if (ct.p == NULL || ct.n < n || strncasecmp(ct.p, want, n) != 0)
+	static const char app[] = "application/";
+	size_t n = sizeof(app) - 1;
+	if (ct.p == NULL || ct.n < n || strncasecmp(ct.p, app, n) != 0)
 		return false;
 	size_t i = n;
+	/* The subtype: RFC 6838 restricted-name characters. */
+	while (i < ct.n && (isalnum((unsigned char)ct.p[i]) || strchr("!#$&-^_.+", ct.p[i])))
+		i++;
+	size_t sn = i - n;
+	const char *sub = ct.p + n;
+	bool json = (sn == 4 && strncasecmp(sub, "json", 4) == 0) ||
+		    (sn > 5 && strncasecmp(sub + sn - 5, "+json", 5) == 0);
+	if (!json)
+		return false;
 	while (i < ct.n && (ct.p[i] == ' ' || ct.p[i] == '\t'))
 		i++;
 	return i == ct.n || ct.p[i] == ';';
+}
+
+/* 507: the upload does not fit in --upload-quota. */
+static enum hstep over_quota(struct response *r)
+{
+	snprintf(r->detail_buf, sizeof(r->detail_buf), "uploads directory quota of %llu bytes reached",
+		 (unsigned long long)cfg->upload_quota);
+	return resp_error(r, 507, r->detail_buf);
+}
+
+/* The limits the head already tells about: the rate (429) and the quota
+ * (507, when Content-Length says the size). Returns 0 or the status
+ * filled in r. */
+static int limits_check(const struct hreq *h, struct response *r)
+{
+	const struct hp_info *info = h->info;
+	unsigned retry = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (upload_rl && !rl_take(upload_rl, h->peer ? h->peer : "-", now_ms, &retry)) {
+		ob_puts(&r->hdr, "Retry-After: ");
+		ob_u64(&r->hdr, retry);
+		ob_put(&r->hdr, "\r\n", 2);
+		snprintf(r->detail_buf, sizeof(r->detail_buf), "more than %u uploads a minute",
+			 cfg->upload_rate);
+		resp_error(r, 429, r->detail_buf);
+		return 429;
+	}
+	if (info->has_length && quota_exceeded(info->length)) {
+		over_quota(r);
+		return 507;
+	}
+	return 0;
 }
 
 /* The refusal texts that carry numbers, written into the response. */
@@ -409,11 +536,13 @@ enum hstep upload_begin(const struct hreq *h, struct response *r, struct upload 
 	}
 	if (info->content_type_dup || !is_json_type(info->content_type))
 		return resp_error(r, 415, info->content_type_dup ? "several Content-Type fields"
-					   : "Content-Type must be application/json");
+					   : "Content-Type must be application/json or application/*+json");
 	if (!info->has_length && !info->chunked)
 		return resp_error(r, 411, "Content-Length or chunked framing required");
 	if (info->has_length && info->length > cfg->max_upload)
 		return too_large(r);
+	if (limits_check(h, r))
+		return H_RESPOND;
 	struct upload *u = malloc(sizeof(*u));
 	if (u == NULL)
 		return resp_error(r, 503, "out of memory");
@@ -424,6 +553,7 @@ enum hstep upload_begin(const struct hreq *h, struct response *r, struct upload 
 	u->kind = JOB_WRITE;
 	u->finished = false;
 	u->anon = false;
+	u->quota_held = 0;
 	u->tmp[0] = '\0';
 	u->bytes = 0;
 	u->buf_n = 0;
@@ -451,6 +581,11 @@ enum hstep upload_data(struct upload *u, const char *p, size_t n, struct respons
 	if (u->bytes > cfg->max_upload) {
 		discard_files(u);
 		return too_large(r);
+	}
+	if (quota_exceeded(u->bytes)) {
+		discard_files(u);
+		r->close = true;
+		return over_quota(r);
 	}
 	if (jc_feed(&u->jc, p, n) == JC_ERROR) {
 		discard_files(u);
@@ -482,6 +617,10 @@ enum hstep upload_end(struct upload *u, struct response *r)
 		discard_files(u);
 		r->close = true;
 		return invalid_json(&u->jc, r);
+	}
+	if (cfg->upload_quota && !quota_reserve(u, u->bytes)) {
+		discard_files(u);
+		return over_quota(r);
 	}
 	u->kind = JOB_COMMIT;
 	return H_IO;

@@ -6,6 +6,7 @@
 #ifndef MTHTTPD_UPLOAD_H
 #define MTHTTPD_UPLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,13 @@ void upload_init(void);
 /* Removes temporary files a crash may have left in the uploads dir.
  * Returns the number removed. */
 int upload_cleanup_stale(void);
+
+/* Sets up --upload-rate and --upload-quota (measures the uploads
+ * directory). Call once at start-up, before workers run. */
+void upload_limits_init(void);
+
+/* Does the request carry the --upload-token (true when none is set)? */
+bool upload_token_ok(const struct hp_info *info);
 
 /* Checks a POST /upload (token, type, framing, size). H_BODY: *out is the
  * new upload, owned by the caller (upload_free), and r->send_continue says

@@ -13,9 +13,9 @@ LAYERS = {
     3: ["conn"],
     2: ["static_file", "upload", "uploads_read"],
     1: ["fcache", "iopool", "ev", "docroot", "log", "http_resp", "response", "sdnotify",
-        "privdrop", "compress", "tls", "ratelimit", "metrics"],
+        "privdrop", "compress", "tls", "ratelimit", "metrics", "cors"],
     0: ["config", "http_parse", "json_check", "cond", "mime", "path", "range", "proxy_proto",
-        "netaddr", "hostmatch", "chars", "cors"],
+        "netaddr", "hostmatch", "chars"],
 }
 LEVEL = {m: lv for lv, ms in LAYERS.items() for m in ms}
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)\.h"', re.M)

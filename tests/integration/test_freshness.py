@@ -174,14 +174,16 @@ class TestNarrowInvalidation(unittest.TestCase):
         return out
 
     def test_uploads_cost_the_hot_set_nothing(self):
-        root = harness.make_root({"uploads/readme.txt": b"about uploads\n"})
+        # The uploads go into a directory that also holds a served file:
+        # every upload is an event on that directory's watch.
+        root = harness.make_root({"docs/readme.txt": b"about uploads\n"})
         self.addCleanup(__import__("shutil").rmtree, root, True)
-        with Server(root=root, threads=1) as srv:
-            for url in ("/index.html", "/uploads/readme.txt"):
+        with Server("--uploads", os.path.join(root, "docs"), root=root, threads=1) as srv:
+            for url in ("/index.html", "/docs/readme.txt"):
                 for _ in range(2):
                     self.assertEqual(srv.get(url).status, 200)
             index = self.held_fds(srv, os.path.join(root, "index.html"))
-            readme = self.held_fds(srv, os.path.join(root, "uploads/readme.txt"))
+            readme = self.held_fds(srv, os.path.join(root, "docs/readme.txt"))
             self.assertTrue(index and readme, "not cached: nothing to keep")
             for i in range(20):
                 r = srv.get("/upload", method="POST", body=b'{"n":%d}' % i,
@@ -189,10 +191,10 @@ class TestNarrowInvalidation(unittest.TestCase):
                 self.assertEqual(r.status, 201, r)
             # Still the same descriptors: neither entry was dropped.
             self.assertEqual(self.held_fds(srv, os.path.join(root, "index.html")), index)
-            self.assertEqual(self.held_fds(srv, os.path.join(root, "uploads/readme.txt")), readme)
+            self.assertEqual(self.held_fds(srv, os.path.join(root, "docs/readme.txt")), readme)
             # A change beside them drops only what changed.
-            write(os.path.join(root, "uploads/readme.txt"), b"changed\n")
-            self.assertEqual(srv.get("/uploads/readme.txt").body, b"changed\n")
+            write(os.path.join(root, "docs/readme.txt"), b"changed\n")
+            self.assertEqual(srv.get("/docs/readme.txt").body, b"changed\n")
             self.assertEqual(self.held_fds(srv, os.path.join(root, "index.html")), index)
 
 

@@ -380,8 +380,8 @@ static const struct sf_case cases[] = {
 	{ C, .target = "/page%00.html", .status = 400, .detail = "malformed path", .hdr = "" },
 
 	/* 415: a type the seed policy does not serve (it exists). */
-	{ C, .target = "/style.css", .status = 415, .detail = "file type not served", .hdr = "" },
-	{ C, .target = "/gz.html.gz", .status = 415, .detail = "file type not served", .hdr = "" },
+	{ C, .target = "/style.css", .status = 415, .detail = "file type not served under --types seed (use --types all)", .hdr = "" },
+	{ C, .target = "/gz.html.gz", .status = 415, .detail = "file type not served under --types seed (use --types all)", .hdr = "" },
 
 	/* 405: GET and HEAD of the upload path. */
 	{ C, .target = "/upload", .status = 405, .detail = "GET and HEAD are not allowed on /upload",
