@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
-LDLIBS  += -pthread
+LDLIBS  += -pthread -lz -lbrotlienc
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan

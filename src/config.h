@@ -28,6 +28,11 @@ struct config {
 	enum mime_policy types;
 	bool quiet;
 	bool reuse_port;        /* SO_REUSEPORT on the listener */
+	bool compress;          /* gzip/br on the fly (sf_compress.h) */
+	int compress_level_gzip;
+	int compress_level_br;
+	uint64_t compress_cache; /* bytes of compressed bodies kept */
+	uint64_t compress_max;  /* larger files are sent as they are */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "log.h"
 #include "hostmatch.h"
@@ -41,6 +42,11 @@ static struct config config = {
 	.body_min_rate = 500,
 	.access_log = "-",
 	.types = MIME_SEED,
+	.compress = true,
+	.compress_level_gzip = 6,
+	.compress_level_br = 5,
+	.compress_cache = 64u << 20,
+	.compress_max = 8u << 20,
 };
 
 const struct config *cfg = &config;
@@ -70,6 +76,11 @@ static const char usage_text[] =
 	"      --log-format FORMAT    access log format: combined or json (combined)\n"
 	"      --upload-token TOKEN   require 'Authorization: Bearer TOKEN' on uploads\n"
 	"      --types seed|all       file-type policy (seed)\n"
+	"      --compress on|off      gzip/br text files on the fly, once (on)\n"
+	"      --compress-level-gzip N  gzip level, 1..9 (6)\n"
+	"      --compress-level-br N  brotli quality, 0..11 (5)\n"
+	"      --compress-cache BYTES compressed bodies kept in memory (64M)\n"
+	"      --compress-max BYTES   larger files are sent uncompressed (8M)\n"
 	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
 	"                             port (rolling restarts)\n"
 	"      --user NAME[:GROUP]    run as this user once the port, root, uploads\n"
@@ -126,11 +137,11 @@ static long parse_num(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
-static uint64_t parse_size(const char *s)
+static uint64_t parse_size(const char *opt, const char *s)
 {
 	char *end;
 	if (!isdigit((unsigned char)*s))
-		usage_error("invalid --max-upload '%s': expected bytes with an optional k, M or G", s);
+		usage_error("invalid %s '%s': expected bytes with an optional k, M or G", opt, s);
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	unsigned shift = 0;
@@ -143,7 +154,7 @@ static uint64_t parse_size(const char *s)
 	if (shift)
 		end++;
 	if (errno || *end || v == 0 || v > (UINT64_MAX >> 1 >> shift))
-		usage_error("invalid --max-upload '%s': expected bytes with an optional k, M or G", s);
+		usage_error("invalid %s '%s': expected bytes with an optional k, M or G", opt, s);
 	return (uint64_t)v << shift;
 }
 
@@ -217,7 +228,29 @@ enum {
 	OPT_UPLOADS = 256, OPT_ALLOW_HOST, OPT_MAX_CONNS, OPT_MAX_UPLOAD, OPT_KA_TIMEOUT,
 	OPT_KA_MAX, OPT_HEADER_TIMEOUT, OPT_ACCESS_LOG, OPT_UPLOAD_TOKEN, OPT_TYPES,
 	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
+	OPT_COMPRESS, OPT_COMPRESS_GZIP, OPT_COMPRESS_BR, OPT_COMPRESS_CACHE, OPT_COMPRESS_MAX,
 };
+
+/* The --compress* options. */
+static void parse_compress(struct config *c, int o, const char *arg)
+{
+	switch (o) {
+	case OPT_COMPRESS:
+		if (strcmp(arg, "on") == 0)
+			c->compress = true;
+		else if (strcmp(arg, "off") == 0)
+			c->compress = false;
+		else
+			usage_error("invalid --compress '%s': expected on or off", arg);
+		break;
+	case OPT_COMPRESS_GZIP:
+		c->compress_level_gzip = (int)parse_num("--compress-level-gzip", arg, 1, 9);
+		break;
+	case OPT_COMPRESS_BR: c->compress_level_br = (int)parse_num("--compress-level-br", arg, 0, 11); break;
+	case OPT_COMPRESS_CACHE: c->compress_cache = parse_size("--compress-cache", arg); break;
+	case OPT_COMPRESS_MAX: c->compress_max = parse_size("--compress-max", arg); break;
+	}
+}
 
 static void parse_args(int argc, char **argv)
 {
@@ -240,6 +273,11 @@ static void parse_args(int argc, char **argv)
 		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "compress-level-gzip", required_argument, NULL, OPT_COMPRESS_GZIP },
+		{ "compress-level-br", required_argument, NULL, OPT_COMPRESS_BR },
+		{ "compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE },
+		{ "compress-max", required_argument, NULL, OPT_COMPRESS_MAX },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -270,7 +308,7 @@ static void parse_args(int argc, char **argv)
 			allow[n_allow++] = optarg;
 			break;
 		case OPT_MAX_CONNS: c->max_conns = parse_num("--max-conns", optarg, 1, 10000000); break;
-		case OPT_MAX_UPLOAD: c->max_upload = parse_size(optarg); break;
+		case OPT_MAX_UPLOAD: c->max_upload = parse_size("--max-upload", optarg); break;
 		case OPT_KA_TIMEOUT:
 			c->keepalive_timeout = (int)parse_num("--keepalive-timeout", optarg, 1, 86400);
 			break;
@@ -311,6 +349,11 @@ static void parse_args(int argc, char **argv)
 				usage_error("%s", err);
 			break;
 		}
+		case OPT_COMPRESS:
+		case OPT_COMPRESS_GZIP:
+		case OPT_COMPRESS_BR:
+		case OPT_COMPRESS_CACHE:
+		case OPT_COMPRESS_MAX: parse_compress(c, o, optarg); break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
@@ -550,6 +593,12 @@ int main(int argc, char **argv)
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
 		 alog_describe(), user.set ? ", running as user " : "", user.set ? user.name : "");
 
+	if (c->compress) {
+		rc = cz_init((size_t)c->compress_cache);
+		if (rc < 0)
+			log_warn("compression thread: %s; large files are sent uncompressed",
+				 strerror(-rc));
+	}
 	rc = server_start();
 	if (rc < 0)
 		fatal("cannot start workers: %s", strerror(-rc));
@@ -576,6 +625,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	server_stop();
+	cz_destroy();
 	log_info("stopped");
 	return 0;
 }
