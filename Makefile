@@ -40,6 +40,9 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libmthttpd.a | $(BUILD)/unit
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libmthttpd.a $(LDLIBS)
 
+# The compression test decodes brotli too.
+$(BUILD)/unit/test_compress: LDLIBS += -lbrotlidec
+
 $(BUILD) $(BUILD)/unit:
 	mkdir -p $@
 
