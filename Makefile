@@ -22,11 +22,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 .PHONY: all run test check-asan unit clean fuzz bench deps test-deps install uninstall
 all: $(BIN)
 
+LIB_DEPS := /usr/include/zlib.h:zlib1g-dev /usr/include/brotli/encode.h:libbrotli-dev
+
 deps:
-	@sh tools/deps.sh cc:gcc
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS)
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS) python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
