@@ -15,7 +15,7 @@ struct cz_entry;
 /* Files smaller than this are sent as they are: compression would not pay. */
 #define SFZ_MIN 256
 /* Files up to this size (their bytes are in the open-file cache) are
- * compressed inline on their first request, in 1 to 3 ms at the default
+ * compressed inline on their first request, in under 2 ms at the default
  * levels; larger ones in the background, while that request gets the
  * identity. */
 #define SFZ_INLINE_MAX FCACHE_DATA_MAX
