@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
-LDLIBS  += -pthread
+LDLIBS  += -pthread -lz -lbrotlienc
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
@@ -22,11 +22,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 .PHONY: all run test test-browser check-asan unit clean fuzz fuzz-long bench deps test-deps install uninstall
 all: $(BIN)
 
+LIB_DEPS := /usr/include/zlib.h:zlib1g-dev /usr/include/brotli/encode.h:libbrotli-dev
+
 deps:
-	@sh tools/deps.sh cc:gcc
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS)
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS) python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -39,6 +41,9 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libmthttpd.a | $(BUILD)/unit
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libmthttpd.a $(LDLIBS)
+
+# The compression test decodes brotli too.
+$(BUILD)/unit/test_compress: LDLIBS += -lbrotlidec
 
 $(BUILD) $(BUILD)/unit:
 	mkdir -p $@

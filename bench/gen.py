@@ -2,7 +2,8 @@
 """Generate the bench's inputs (python3 standard library only).
 
 Usage:
-  gen.py page FILE              the 1,024-byte HTML page of workloads 1, 2, 5, 7
+  gen.py page FILE [SIZE]       the 1,024-byte HTML page of workloads 1, 2, 5, 7
+                                (SIZE bytes instead: 20480 for workload gzip)
   gen.py upload FILE            the 200-byte JSON document of the upload workloads
   gen.py tree DIR NFILES NDIRS URLPREFIX LIST
                                 NFILES 2,048-byte HTML pages spread evenly over
@@ -32,9 +33,9 @@ def page(size, title):
     return text
 
 
-def cmd_page(path):
+def cmd_page(path, size=1024):
     with open(path, 'w') as f:
-        f.write(page(1024, 'bench'))
+        f.write(page(size, 'bench'))
 
 
 def cmd_upload(path):
@@ -78,8 +79,8 @@ def cmd_tree(top, nfiles, ndirs, prefix, listfile):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == 'page':
-        cmd_page(argv[2])
+    if len(argv) in (3, 4) and argv[1] == 'page':
+        cmd_page(argv[2], int(argv[3]) if len(argv) == 4 else 1024)
     elif len(argv) == 3 and argv[1] == 'upload':
         cmd_upload(argv[2])
     elif len(argv) == 7 and argv[1] == 'tree':

@@ -16,7 +16,7 @@ request divides by), for mthttpd cpu_ns_workers (its event-loop threads'
 share) and, when a process was counted in ticks, cpu_ticked.
 This script derives per-run figures (req/s, MiB/s, CPU µs per request),
 takes medians over the runs, and prints the tables, the ratios against
-mthttpd and the targets of issues 4, 10 and 17. Standard library only.
+mthttpd and the targets of issues 4, 10, 16 and 17. Standard library only.
 """
 import statistics
 import sys
@@ -335,6 +335,35 @@ class Report:
         self.target(10, "threads: p99 at the default ≤ 2.0 × h2o's", le(p99_d, p99_h, 2.0))
         self.target(10, "threads: CPU/req at the default ≤ 1.1 × --threads 1", le(cpu_d, cpu_1, 1.1))
 
+    def gzip(self, servers):
+        rows = [s for s in servers if self.has("gzip", s, "rps")]
+        if not rows:
+            return
+        med = self.med
+        codings = {0: "identity", 1: "gzip", 2: "br"}
+        self.w("## Compression on the fly: 20 KiB HTML, Accept-Encoding: gzip, br, keep-alive, 64 conns (workload gzip)")
+        self.w()
+        self.w("| server | coding | body bytes | bytes/response on the wire | req/s | p99 | CPU µs/req | mthttpd ÷ x | "
+               "identity: bytes/response | identity: CPU µs/req |")
+        self.w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+        per_resp = lambda pre: (lambda run: (one(run, pre + "bytes") / one(run, pre + "requests")  # noqa: E731
+                                             if one(run, pre + "requests") else None))
+        for s in rows:
+            c = med("gzip", s, "coding")
+            cpu = med("gzip", s, "cpu_us_req")
+            self.w(f"| {s} | {codings.get(int(c), '?') if c is not None else '—'} | {num(med('gzip', s, 'body_bytes'))} | "
+                   f"{num(self.per_round('gzip', s, per_resp('')))} | {num(med('gzip', s, 'rps'))} | "
+                   f"{lat(med('gzip', s, 'p99_us'))} | {num(cpu, 2)} | {ratio(med('gzip', M, 'cpu_us_req'), cpu)} | "
+                   f"{num(self.per_round('gzip', s, per_resp('id_')))} | {num(med('gzip', s, 'cpu_us_req', 'id_'), 2)} |")
+        self.w()
+        mc = med("gzip", M, "cpu_us_req")
+        others = [med("gzip", s, "cpu_us_req") for s in rows if s != M]
+        others = [o for o in others if o is not None]
+        if mc is not None and others:
+            self.target(16, "gzip: CPU/req at or below the cheapest other server's", mc <= min(others))
+        self.target(16, "gzip: CPU/req at or below mthttpd's own identity figure",
+                    le(mc, med("gzip", M, "cpu_us_req", "id_")))
+
     def issue4(self, servers):
         if M not in servers:
             return
@@ -357,8 +386,9 @@ class Report:
         t("W7 GET p99 during uploads < 5 ms", le(med(7, M, "p99_us", "during_"), 4999))
 
     def targets(self):
-        titles = {4: "Targets of issue 4", 10: "Target of issue 10 (item 8)", 17: "Targets of issue 17"}
-        for issue in (4, 10, 17):
+        titles = {4: "Targets of issue 4", 10: "Target of issue 10 (item 8)", 16: "Targets of issue 16",
+                  17: "Targets of issue 17"}
+        for issue in (4, 10, 16, 17):
             if not self.checks[issue]:
                 continue
             self.w(f"## {titles[issue]}")
@@ -412,6 +442,7 @@ class Report:
         self.files(servers)
         self.hotup()
         self.threads()
+        self.gzip(servers)
         self.issue4(servers)
         self.targets()
         self.problems()

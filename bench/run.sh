@@ -14,7 +14,7 @@
 #
 # Environment (all optional):
 #   ROUNDS=3  DURATION=5 (seconds per run)
-#   WORKLOADS="1 2 3 4 5 6 7 files1k files20k files200k hotup threads"
+#   WORKLOADS="1 2 3 4 5 6 7 files1k files20k files200k hotup threads gzip"
 #     ("files" stands for the three file trees)
 #   SLICE=1 (workloads 1, 2, files*, threads: each server's DURATION per
 #   round is run as slices of SLICE seconds, interleaved across the servers)
@@ -33,7 +33,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 W4_DURATION=${W4_DURATION:-$DURATION}
 SLICE=${SLICE:-1}
-WORKLOADS=${WORKLOADS:-"1 2 3 4 5 6 7 files1k files20k files200k hotup threads"}
+WORKLOADS=${WORKLOADS:-"1 2 3 4 5 6 7 files1k files20k files200k hotup threads gzip"}
 SERVERS=${SERVERS:-"mthttpd nginx h2o lighttpd"}
 SKIP_MTHTTPD=${SKIP_MTHTTPD:-0}
 IDLE_CONNS=${IDLE_CONNS:-10000}
@@ -73,9 +73,9 @@ done
 WL=()
 for w in $WORKLOADS; do
 	case $w in
-	[1-7] | files1k | files20k | files200k | hotup | threads) WL+=("$w") ;;
+	[1-7] | files1k | files20k | files200k | hotup | threads | gzip) WL+=("$w") ;;
 	files) WL+=(files1k files20k files200k) ;;
-	*) die "WORKLOADS: unknown workload '$w' (1..7, files1k, files20k, files200k, files, hotup, threads)" ;;
+	*) die "WORKLOADS: unknown workload '$w' (1..7, files1k, files20k, files200k, files, hotup, threads, gzip)" ;;
 	esac
 done
 WORKLOADS=${WL[*]}
@@ -199,6 +199,7 @@ trap 'exit 143' TERM
 # ------------------------------------------------------------------ inputs --
 log "document root in $ROOT"
 python3 "$SCRIPT_DIR/gen.py" page "$ROOT/index.html"
+python3 "$SCRIPT_DIR/gen.py" page "$ROOT/page20k.html" 20480
 head -c $((1024 * 1024)) /dev/urandom >"$ROOT/file_1m.txt"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$ROOT/file_100m.txt"
 chmod 644 "$ROOT"/*
@@ -273,7 +274,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r/$ROUNDS: ${order[*]}"
 	for w in $WORKLOADS; do
 		case $w in
-		1 | 2 | files*) run_sliced "$w" "$r" "${order[@]}" ;;
+		1 | 2 | files* | gzip) run_sliced "$w" "$r" "${order[@]}" ;;
 		threads)
 			if ((${#THREADS_SET[@]} < 2)) || [[ -z ${PID[mthttpd-default]:-} ]]; then
 				((r > 1)) || log "threads: needs mthttpd (and h2o): skipped"

@@ -42,6 +42,11 @@ struct config {
 	bool cors_vary;         /* some listed origin is not "*": Vary: Origin */
 	unsigned upload_rate;   /* uploads per client address a minute; 0: no limit */
 	uint64_t upload_quota;  /* bytes the uploads directory may hold; 0: no limit */
+	bool compress;          /* gzip/br on the fly (sf_compress.h) */
+	int compress_level_gzip;
+	int compress_level_br;
+	uint64_t compress_cache; /* bytes of compressed bodies kept */
+	uint64_t compress_max;  /* larger files are sent as they are */
 
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "cors.h"
 #include "hostmatch.h"
@@ -116,6 +117,8 @@ static void release_body(struct conn *c)
 		fcache_put(&c->set->fcache, c->ref);
 		c->ref = NULL;
 	}
+	cz_put(c->zref);
+	c->zref = NULL;
 	free(c->parts);
 	c->parts = NULL;
 }
@@ -236,6 +239,7 @@ static void resp_init(struct conn *c, struct response *r)
 	r->off = r->len = 0;
 	r->parts = NULL;
 	r->ref = NULL;
+	r->zref = NULL;
 	r->close = false;
 	r->send_continue = false;
 }
@@ -290,6 +294,7 @@ static void respond(struct conn *c, struct response *r)
 	c->woff = (uint32_t)(HEAD_RESERVE - so.n);
 
 	c->ref = r->ref;
+	c->zref = r->zref;
 	if (c->head_only) {
 		free(r->parts);
 	} else if (r->detail) {

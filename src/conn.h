@@ -92,6 +92,7 @@ struct conn {
 	struct byteranges *parts;
 	int part;                /* the next part head to queue */
 	struct fentry *ref;      /* the cache entry the body lives in */
+	struct cz_entry *zref;   /* the compressed body's cache entry */
 
 	uint64_t body_left;      /* Content-Length bytes still to read */
 	uint64_t body_rx;        /* bytes received for the body so far */

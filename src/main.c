@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "config.h"
 #include "docroot.h"
 #include "cors.h"
@@ -43,6 +44,11 @@ static struct config config = {
 	.body_min_rate = 500,
 	.access_log = "-",
 	.types = MIME_SEED,
+	.compress = true,
+	.compress_level_gzip = 6,
+	.compress_level_br = 5,
+	.compress_cache = 64u << 20,
+	.compress_max = 8u << 20,
 };
 
 const struct config *cfg = &config;
@@ -78,6 +84,11 @@ static const char usage_text[] =
 	"      --upload-rate N        uploads per client address a minute (no limit)\n"
 	"      --upload-quota BYTES   total size of the uploads directory, k/M/G\n"
 	"                             suffixes (no limit)\n"
+	"      --compress on|off      gzip/br text files on the fly, once (on)\n"
+	"      --compress-level-gzip N  gzip level, 1..9 (6)\n"
+	"      --compress-level-br N  brotli quality, 0..11 (5)\n"
+	"      --compress-cache BYTES compressed bodies kept in memory (64M)\n"
+	"      --compress-max BYTES   larger files are sent uncompressed (8M)\n"
 	"      --reuse-port           SO_REUSEPORT: another instance may bind the same\n"
 	"                             port (rolling restarts)\n"
 	"      --proxy-protocol       every connection starts with a PROXY header (v1\n"
@@ -277,46 +288,75 @@ enum {
 	OPT_BODY_MIN_RATE, OPT_REUSE_PORT, OPT_LOG_FORMAT, OPT_USER,
 	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY, OPT_METRICS, OPT_METRICS_ALLOW,
 	OPT_UPLOAD_INDEX, OPT_CORS_ORIGIN, OPT_UPLOAD_RATE, OPT_UPLOAD_QUOTA,
+	OPT_COMPRESS, OPT_COMPRESS_GZIP, OPT_COMPRESS_BR, OPT_COMPRESS_CACHE, OPT_COMPRESS_MAX,
+};
+
+/* The --compress* options. */
+static void parse_compress(struct config *c, int o, const char *arg)
+{
+	switch (o) {
+	case OPT_COMPRESS:
+		if (strcmp(arg, "on") == 0)
+			c->compress = true;
+		else if (strcmp(arg, "off") == 0)
+			c->compress = false;
+		else
+			usage_error("invalid --compress '%s': expected on or off", arg);
+		break;
+	case OPT_COMPRESS_GZIP:
+		c->compress_level_gzip = (int)parse_num("--compress-level-gzip", arg, 1, 9);
+		break;
+	case OPT_COMPRESS_BR: c->compress_level_br = (int)parse_num("--compress-level-br", arg, 0, 11); break;
+	case OPT_COMPRESS_CACHE: c->compress_cache = parse_size("--compress-cache", arg); break;
+	case OPT_COMPRESS_MAX: c->compress_max = parse_size("--compress-max", arg); break;
+	}
+}
+
+/* The long options; getopt_long order does not matter. */
+static const struct option long_opts[] = {
+	{ "port", required_argument, NULL, 'p' },
+	{ "host", required_argument, NULL, 'H' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "root", required_argument, NULL, 'r' },
+	{ "uploads", required_argument, NULL, OPT_UPLOADS },
+	{ "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-upload", required_argument, NULL, OPT_MAX_UPLOAD },
+	{ "keepalive-timeout", required_argument, NULL, OPT_KA_TIMEOUT },
+	{ "keepalive-max", required_argument, NULL, OPT_KA_MAX },
+	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+	{ "upload-token", required_argument, NULL, OPT_UPLOAD_TOKEN },
+	{ "types", required_argument, NULL, OPT_TYPES },
+	{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
+	{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
+	{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
+	{ "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "upload-index", no_argument, NULL, OPT_UPLOAD_INDEX },
+	{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+	{ "upload-rate", required_argument, NULL, OPT_UPLOAD_RATE },
+	{ "upload-quota", required_argument, NULL, OPT_UPLOAD_QUOTA },
+	{ "compress", required_argument, NULL, OPT_COMPRESS },
+	{ "compress-level-gzip", required_argument, NULL, OPT_COMPRESS_GZIP },
+	{ "compress-level-br", required_argument, NULL, OPT_COMPRESS_BR },
+	{ "compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE },
+	{ "compress-max", required_argument, NULL, OPT_COMPRESS_MAX },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "root", required_argument, NULL, 'r' },
-		{ "uploads", required_argument, NULL, OPT_UPLOADS },
-		{ "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
-		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
-		{ "max-upload", required_argument, NULL, OPT_MAX_UPLOAD },
-		{ "keepalive-timeout", required_argument, NULL, OPT_KA_TIMEOUT },
-		{ "keepalive-max", required_argument, NULL, OPT_KA_MAX },
-		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
-		{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
-		{ "upload-token", required_argument, NULL, OPT_UPLOAD_TOKEN },
-		{ "types", required_argument, NULL, OPT_TYPES },
-		{ "body-min-rate", required_argument, NULL, OPT_BODY_MIN_RATE },
-		{ "reuse-port", no_argument, NULL, OPT_REUSE_PORT },
-		{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
-		{ "trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY },
-		{ "metrics", required_argument, NULL, OPT_METRICS },
-		{ "metrics-allow", required_argument, NULL, OPT_METRICS_ALLOW },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "upload-index", no_argument, NULL, OPT_UPLOAD_INDEX },
-		{ "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
-		{ "upload-rate", required_argument, NULL, OPT_UPLOAD_RATE },
-		{ "upload-quota", required_argument, NULL, OPT_UPLOAD_QUOTA },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct config *c = &config;
 	opterr = 0;
 	int o;
-	while ((o = getopt_long(argc, argv, ":p:H:t:r:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":p:H:t:r:qhV", long_opts, NULL)) != -1) {
 		switch (o) {
 		case 'p': c->port = (uint16_t)parse_num("--port", optarg, 0, 65535); break;
 		case 'H': c->host = optarg; break;
@@ -396,6 +436,11 @@ static void parse_args(int argc, char **argv)
 				usage_error("%s", err);
 			break;
 		}
+		case OPT_COMPRESS:
+		case OPT_COMPRESS_GZIP:
+		case OPT_COMPRESS_BR:
+		case OPT_COMPRESS_CACHE:
+		case OPT_COMPRESS_MAX: parse_compress(c, o, optarg); break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
@@ -654,6 +699,12 @@ int main(int argc, char **argv)
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
 		 alog_describe(), user.set ? ", running as user " : "", user.set ? user.name : "");
 
+	if (c->compress) {
+		rc = cz_init((size_t)c->compress_cache);
+		if (rc < 0)
+			log_warn("compression thread: %s; large files are sent uncompressed",
+				 strerror(-rc));
+	}
 	rc = server_start();
 	if (rc < 0)
 		fatal("cannot start workers: %s", strerror(-rc));
@@ -680,6 +731,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	server_stop();
+	cz_destroy();
 	log_info("stopped");
 	return 0;
 }

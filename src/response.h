@@ -13,6 +13,7 @@
 #include "http_resp.h"
 #include "range.h"
 
+struct cz_entry;
 struct fcache;
 struct fentry;
 struct metrics;
@@ -71,6 +72,7 @@ struct response {
 	uint64_t off, len;
 	struct byteranges *parts;
 	struct fentry *ref;          /* a cache reference the body lives in */
+	struct cz_entry *zref;       /* or a compressed-body cache reference */
 	bool close;                  /* the framing is lost: close after */
 	bool send_continue;          /* H_BODY: answer Expect: 100-continue */
 };

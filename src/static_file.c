@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "cond.h"
 #include "config.h"
 #include "fcache.h"
@@ -19,6 +20,7 @@
 #include "mime.h"
 #include "path.h"
 #include "range.h"
+#include "sf_compress.h"
 
 #define PATH_MAX_REL 4096
 
@@ -385,6 +387,32 @@ static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep,
 	return H_RESPOND;
 }
 
+/* A 200 of the compressed representation rep, whose bytes and fields
+ * are kept in r->zref: the fields are built once, like make_hdr's. */
+static enum hstep serve_compressed(const struct hreq *h, const struct fc_rep *rep,
+				   const struct mime_type *mt, const char *base, bool fixed,
+				   struct response *r)
+{
+	const struct cz_hdr *zh = cz_hdr(r->zref);
+	if (fixed && zh == NULL) {
+		char tmp[2048];
+		struct obuf o;
+		obuf_init(&o, tmp, sizeof(tmp));
+		put_fields_200(&o, mt, rep, base, rep->sb.st_mtim.tv_sec);
+		if (o.ok)
+			cz_set_hdr(r->zref, tmp, o.n);
+		zh = cz_hdr(r->zref);
+	}
+	if (fixed && zh)
+		ob_put(&r->hdr, zh->b, zh->n);
+	else
+		put_fields_200(&r->hdr, mt, rep, base, h->now);
+	r->body = RB_MEM;
+	r->mem = r->zref->data;
+	r->mem_n = r->zref->n;
+	return H_RESPOND;
+}
+
 /* Opens and checks rel for a cache miss: *out is the entry (one reference
  * for the caller), or NULL when r was filled instead (an error, or the
  * redirect of a directory without its slash). Returns H_RESPOND. */
@@ -478,6 +506,9 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 	base = base ? base + 1 : e->rel;
 	const struct mime_type *mt = e->mt;
 	struct fc_rep *rep = choose_rep(e, h);
+	struct fc_rep zrep; /* compressed on the fly: its body is in r->zref */
+	if (rep == &e->rep[FC_IDENTITY] && (r->zref = sfz_choose(h, e, &zrep)))
+		rep = &zrep;
 
 	struct cond_input ci = {
 		.if_match = info->if_match.p, .if_match_n = info->if_match.n,
@@ -531,6 +562,8 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 	/* A modification time in the future makes Last-Modified the Date,
 	 * which changes: no fixed block then. */
 	bool fixed = rep->sb.st_mtim.tv_sec <= h->now;
+	if (r->zref)
+		return serve_compressed(h, rep, mt, base, fixed, r);
 	if (fixed && rep->hdr == NULL)
 		make_hdr(rep, mt, base);
 	if (fixed && rep->hdr)

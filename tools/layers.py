@@ -13,7 +13,7 @@ LAYERS = {
     3: ["conn"],
     2: ["static_file", "upload", "uploads_read"],
     1: ["fcache", "iopool", "ev", "docroot", "log", "http_resp", "response", "sdnotify",
-        "privdrop", "compress", "tls", "ratelimit", "metrics", "cors"],
+        "privdrop", "compress", "tls", "ratelimit", "metrics", "cors", "sf_compress"],
     0: ["config", "http_parse", "json_check", "cond", "mime", "path", "range", "proxy_proto",
         "netaddr", "hostmatch", "chars"],
 }

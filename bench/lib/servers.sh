@@ -76,7 +76,7 @@ start_server() { # name
 	case $s in
 	nginx) mkdir -p "$d/tmp" && render "$SCRIPT_DIR/conf/nginx.conf.in" "$d/nginx.conf" "${vars[@]}" ;;
 	h2o) render "$SCRIPT_DIR/conf/h2o.conf.in" "$d/h2o.conf" "${vars[@]}" ;;
-	lighttpd) render "$SCRIPT_DIR/conf/lighttpd.conf.in" "$d/lighttpd.conf" "${vars[@]}" ;;
+	lighttpd) mkdir -p "$d/deflate" && render "$SCRIPT_DIR/conf/lighttpd.conf.in" "$d/lighttpd.conf" "${vars[@]}" ;;
 	esac
 	server_cmd "$s" "$d" "$p"
 	echo "${CMD[*]}" >"$d/command"

@@ -26,6 +26,11 @@ run_sliced() {
 			case $w in
 			1 | threads) measure "$w" "$s" "$r.$k" 64 "$SLICE" /index.html "" || true ;;
 			2) measure 2 "$s" "$r.$k" 64 "$SLICE" /index.html "" WRK_CLOSE=1 || true ;;
+			gzip)
+				gzip_check "$s" "$r"
+				measure gzip "$s" "$r.$k" 64 "$SLICE" /page20k.html "" "WRK_ACCEPT_ENCODING=gzip, br" || true
+				measure gzip "$s" "$r.$k" 64 "$SLICE" /page20k.html id_ || true
+				;;
 			files*)
 				tree_ok "$w" "$s" || continue
 				LUA_SCRIPT=$SCRIPT_DIR/lua/random_paths.lua \
@@ -34,6 +39,27 @@ run_sliced() {
 			esac
 		done
 	done
+}
+
+# ------------------------------------------------------- workload gzip --
+# Issue 16: the 20 KiB page with "Accept-Encoding: gzip, br" (and, prefix
+# id_, without: the identity figure of the same page). gzip_check records
+# once per server and round what it sends: the coding (0 identity, 1 gzip,
+# 2 br) and the body's bytes; wrk's bytes / requests give the bytes on the
+# wire per response, head included.
+declare -A GZIP_CHECKED=()
+gzip_check() { # server round
+	local s=$1 r=$2 out enc code size
+	[[ -z ${GZIP_CHECKED[$s.$r]:-} ]] || return 0
+	GZIP_CHECKED[$s.$r]=1
+	out=$(curl -s --noproxy '*' -o /dev/null -m 10 -H 'Accept-Encoding: gzip, br' \
+		-w '%{http_code} %{size_download} %header{content-encoding}' \
+		"http://127.0.0.1:${PORT[$s]}/page20k.html" 2>/dev/null) || out="000 0"
+	read -r code size enc <<<"$out"
+	case $enc in gzip) enc=1 ;; br) enc=2 ;; *) enc=0 ;; esac
+	record gzip "$s" "$r" check_status "$code"
+	record gzip "$s" "$r" body_bytes "$size"
+	record gzip "$s" "$r" coding "$enc"
 }
 
 # ------------------------------------------------------ file-tree workloads --

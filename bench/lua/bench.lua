@@ -5,6 +5,7 @@
 --   WRK_BODY_FILE     file whose bytes are the request body
 --   WRK_CONTENT_TYPE  Content-Type header
 --   WRK_CLOSE=1       send Connection: close
+--   WRK_ACCEPT_ENCODING  Accept-Encoding header (workload gzip)
 local m = os.getenv("WRK_METHOD")
 if m and m ~= "" then wrk.method = m end
 local bf = os.getenv("WRK_BODY_FILE")
@@ -14,6 +15,8 @@ end
 local ct = os.getenv("WRK_CONTENT_TYPE")
 if ct and ct ~= "" then wrk.headers["Content-Type"] = ct end
 if os.getenv("WRK_CLOSE") == "1" then wrk.headers["Connection"] = "close" end
+local ae = os.getenv("WRK_ACCEPT_ENCODING")
+if ae and ae ~= "" then wrk.headers["Accept-Encoding"] = ae end
 
 function done(summary, latency, requests)
   local e = summary.errors
