@@ -120,15 +120,11 @@ static int inherit_listener(void)
 	return 1;
 }
 
-bool server_inherited;
-
 int server_listen(void)
 {
 	int rc = inherit_listener();
-	if (rc != 0) {
-		server_inherited = rc > 0;
+	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	}
 	struct sockaddr_storage ss;
 	socklen_t len;
 	memset(&ss, 0, sizeof(ss));

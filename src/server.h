@@ -3,15 +3,10 @@
 #ifndef MTHTTPD_SERVER_H
 #define MTHTTPD_SERVER_H
 
-#include <stdbool.h>
-
 /* Takes the listening socket passed by socket activation (LISTEN_FDS), or
  * binds the one described by cfg. Either way cfg's port (and for a passed
  * socket its host) then say what it is bound to. Returns 0 or -errno. */
 int server_listen(void);
-
-/* The listening socket came from socket activation. */
-extern bool server_inherited;
 
 /* How --threads is split: event loops never outnumber the CPUs this
  * process may run on (more only time-slice one CPU and add latency), and
