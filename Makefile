@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
-LDLIBS  += -pthread
+LDLIBS  += -lssl -lcrypto -pthread
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
@@ -24,9 +24,11 @@ all: $(BIN)
 
 deps:
 	@sh tools/deps.sh cc:gcc
+	@# OpenSSL 3 headers: a path, not a command, so named through a command that cannot exist
+	@test -f /usr/include/openssl/ssl.h || sh tools/deps.sh no-openssl-headers:libssl-dev
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace
+	@sh tools/deps.sh cc:gcc openssl:openssl python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -29,6 +29,13 @@ struct config {
 	bool quiet;
 	bool reuse_port;        /* SO_REUSEPORT on the listener */
 
+	/* HTTPS (tls.c): --tls-cert/--tls-key pairs, the first the default. */
+	const char **tls_certs, **tls_keys;
+	size_t n_tls;
+	uint16_t tls_port;      /* the bound HTTPS port (the real one after bind) */
+	bool redirect_https;    /* the plain port answers 308 to https:// */
+	long hsts;              /* Strict-Transport-Security max-age; 0: none */
+
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */
 	int uploads_fd;         /* O_PATH|O_DIRECTORY descriptor of the uploads dir */

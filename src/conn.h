@@ -15,6 +15,7 @@
 #include "response.h"
 
 struct upload;
+struct ssl_st;
 
 /* Read buffer (request heads and body bytes) and write buffer (response
  * heads and small bodies) share one allocation, held only while busy. */
@@ -23,6 +24,7 @@ struct upload;
 #define CONN_BUF (CONN_RBUF + CONN_WBUF)
 
 #define CONN_STATES(X) \
+	X(HANDSHAKE)   /* TLS: the handshake, before the first request */ \
 	X(READ_HEAD)   /* waiting for / reading a request head */ \
 	X(READ_BODY)   /* reading a body: an upload's, or one to discard */ \
 	X(WAIT_IO)     /* a blocking job of the handler is running */ \
@@ -104,6 +106,7 @@ struct conn {
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
+	struct ssl_st *tls;      /* HTTPS: every byte goes through it; else NULL */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
@@ -145,8 +148,10 @@ void conn_set_stop(struct conn_set *s);
 void conn_set_close_all(struct conn_set *s);
 
 /* Takes ownership of an accepted non-blocking socket, counted against
- * --max-conns (503 past it). Returns false when it was closed at once. */
-bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen);
+ * --max-conns (503 past it; a TLS one is just closed then). With tls the
+ * connection starts with a TLS handshake. Returns false when it was closed
+ * at once. */
+bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen, bool tls);
 
 /* Client connections open in the whole process. */
 long conn_open_count(void);
