@@ -1283,7 +1283,7 @@ static void drain_idle_list(struct conn_set *s, int id)
 	while (t) {
 		struct ev_timer *next = t->next;
 		struct conn *c = ev_container_of(t, struct conn, timer);
-		if (c->state == CS_READ_HEAD && c->rlen == 0) {
+		if ((c->state == CS_READ_HEAD && c->rlen == 0) || c->state == CS_HANDSHAKE) {
 			c->idle = true; /* a byte that comes re-arms the head timer */
 			set_timer(c, CT_DRAIN);
 		}

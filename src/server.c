@@ -175,11 +175,14 @@ static int listen_tls(void)
 	if (cfg->n_tls == 0)
 		return 0;
 	int fd = bind_listener(cfg->tls_port);
-	if (fd < 0)
+	struct config *c = (struct config *)cfg;
+	if (fd < 0) {
+		/* The caller's error names cfg->port: make it the one that failed. */
+		c->port = cfg->tls_port;
 		return fd;
+	}
 	uint16_t plain = cfg->port;
 	note_address(fd, false);
-	struct config *c = (struct config *)cfg;
 	c->tls_port = c->port;
 	c->port = plain;
 	tls_fd = fd;
