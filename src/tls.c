@@ -419,6 +419,20 @@ void tls_redirect_location(struct obuf *o, const char *host, size_t host_n, cons
 
 /* ---- connections ---- */
 
+/* Did the last read() under SSL_read leave the socket empty (fewer bytes
+ * than asked, or EAGAIN)? Set by the socket BIO's callback, in the thread
+ * that calls SSL_read, so a thread-local is enough. */
+static _Thread_local bool drained;
+
+static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+		   size_t *processed)
+{
+	(void)b, (void)argp, (void)argi, (void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		drained = ret > 0 ? processed && *processed < len : BIO_should_retry(b);
+	return ret;
+}
+
 struct ssl_st *tls_new(int fd)
 {
 	pthread_mutex_lock(&cur_lock);
@@ -431,6 +445,7 @@ struct ssl_st *tls_new(int fd)
 		ERR_clear_error();
 		return NULL;
 	}
+	BIO_set_callback_ex(SSL_get_rbio(s), bio_cb);
 	SSL_set_accept_state(s);
 	return s;
 }
@@ -508,9 +523,14 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n)
 	size_t got = 0;
 	while (got < n) {
 		size_t want = n - got < INT_MAX ? n - got : INT_MAX;
+		drained = false;
 		int r = SSL_read(s, (char *)p + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
+			/* The socket gave less than asked and nothing is left
+			 * buffered: another read would only say EAGAIN. */
+			if (drained && !SSL_has_pending(s))
+				return (ssize_t)got;
 			continue;
 		}
 		int e = SSL_get_error(s, r);
