@@ -30,6 +30,7 @@
 #include "log.h"
 
 #define TLS_RECORD 16384
+#define TLS_FILE_READ (4 * TLS_RECORD) /* file bytes per pread */
 #define TICKET_ROTATE_S 3600    /* a new ticket key every hour */
 #define SESSION_TIMEOUT_S 3600  /* a session (ticket or cache) lives an hour */
 #define SESSION_CACHE_SIZE 20480
@@ -591,15 +592,25 @@ ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len)
 		errno = e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
 		return -1;
 	}
-	/* Read again after EAGAIN: the bytes offered the second time are the
-	 * same, as SSL_write wants. The buffer is the worker's stack. */
-	char buf[TLS_RECORD];
-	size_t want = len < TLS_RECORD ? len : TLS_RECORD;
+	/* One pread for TLS_FILE_READ bytes, written as records until the
+	 * socket is full. After EAGAIN the next call reads again from the
+	 * first unsent byte: the record offered again is the same, as
+	 * SSL_write wants. The buffer is the worker's stack. */
+	char buf[TLS_FILE_READ];
+	size_t want = len < sizeof(buf) ? len : sizeof(buf);
 	ssize_t n = pread(fd, buf, want, (off_t)off);
 	if (n <= 0) {
 		if (n < 0)
 			errno = EIO;
 		return n;
 	}
-	return write_record(s, buf, (size_t)n);
+	size_t done = 0;
+	while (done < (size_t)n) {
+		size_t rec = (size_t)n - done < TLS_RECORD ? (size_t)n - done : TLS_RECORD;
+		ssize_t w = write_record(s, buf + done, rec);
+		if (w < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
 }

@@ -72,8 +72,9 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n);
  * EAGAIN or EPIPE. After EAGAIN the same bytes must be offered again. */
 ssize_t tls_writev(struct ssl_st *s, const struct iovec *iov, int n);
 
-/* File bytes fd[off .. off+len): with kTLS SSL_sendfile, else pread into a
- * per-thread 16 KiB buffer and one record. Returns bytes sent, 0 when the
+/* File bytes fd[off .. off+len): with kTLS SSL_sendfile, else one pread of
+ * up to 64 KiB into a buffer on the stack, written as 16 KiB records until
+ * the socket is full. Returns bytes sent, 0 when the
  * file ended early, or -1 with errno EAGAIN or EPIPE/EIO. */
 ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len);
 
