@@ -1038,6 +1038,12 @@ static enum step do_write(struct conn *c)
 			break;
 		next_part(c);
 	}
+	int fl = c->tls ? tls_flush(c->tls) : 0;
+	if (fl < 0) {
+		if (fl != -EAGAIN)
+			conn_close(c);
+		return STEP_STOP;
+	}
 	if (c->interim) {
 		c->interim = false;
 		c->wlen = c->woff = 0;

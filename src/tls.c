@@ -58,6 +58,8 @@ static SSL_CTX *cur;            /* the default context of the current set */
 static int set_idx = -1;        /* ex_data index of the set on ctx[0] */
 static bool ktls_ok;            /* the kernel has the tls ULP */
 
+static int out_init(void);
+
 static atomic_ulong hs_failures;
 static atomic_long hs_logged_s;
 
@@ -347,6 +349,10 @@ int tls_setup(char *err, size_t cap)
 		return -1;
 	}
 	ktls_ok = ktls_available();
+	if (!ktls_ok && out_init() < 0) {
+		snprintf(err, cap, "TLS: cannot create the record BIO");
+		return -1;
+	}
 	SSL_CTX *ctx = set_build(err, cap);
 	if (ctx == NULL)
 		return -1;
@@ -420,6 +426,132 @@ void tls_redirect_location(struct obuf *o, const char *host, size_t host_n, cons
 
 /* ---- connections ---- */
 
+/* ---- the write side: records gathered, then one write() ----
+ *
+ * OpenSSL's socket BIO writes every record with its own write(). The
+ * connection's BIO instead gathers the records of one step (up to
+ * OUT_CAP: four full records) and writes them with one write(): when the
+ * next record does not fit, and at the end of a response (tls_flush). When
+ * the socket takes nothing, the BIO says "retry" and SSL_write says
+ * WANT_WRITE, as with the socket BIO. The buffer is held only while it has
+ * bytes. */
+#define OUT_CAP (4 * (TLS_RECORD + 64))
+
+struct tls_out {
+	int fd;
+	uint32_t off, n;
+	char *p;
+};
+
+static BIO_METHOD *out_meth;
+
+/* Writes what is gathered. Returns 0 when all left, else -errno. */
+static int out_flush(struct tls_out *o)
+{
+	while (o->off < o->n) {
+		ssize_t w = write(o->fd, o->p + o->off, o->n - o->off);
+		if (w > 0) {
+			o->off += (uint32_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		return w < 0 && errno == EAGAIN ? -EAGAIN : -EPIPE;
+	}
+	free(o->p);
+	o->p = NULL;
+	o->off = o->n = 0;
+	return 0;
+}
+
+static int out_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+	struct tls_out *o = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (o->n + len > OUT_CAP) {
+		int rc = out_flush(o);
+		if (rc == -EAGAIN && o->off) { /* make room at the front */
+			memmove(o->p, o->p + o->off, o->n - o->off);
+			o->n -= o->off;
+			o->off = 0;
+		}
+		if (rc == -EPIPE)
+			return 0;
+		if (o->n + len > OUT_CAP) {
+			BIO_set_retry_write(b);
+			return 0;
+		}
+	}
+	if (o->p == NULL && (o->p = malloc(OUT_CAP)) == NULL)
+		return 0;
+	memcpy(o->p + o->n, data, len);
+	o->n += (uint32_t)len;
+	*written = len;
+	return 1;
+}
+
+static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)num, (void)ptr;
+	struct tls_out *o = BIO_get_data(b);
+	switch (cmd) {
+	case BIO_CTRL_FLUSH: {
+		BIO_clear_retry_flags(b);
+		int rc = out_flush(o);
+		if (rc == -EAGAIN)
+			BIO_set_retry_write(b);
+		return rc == 0;
+	}
+	case BIO_CTRL_WPENDING:
+		return o->n - o->off;
+	default:
+		return 0;
+	}
+}
+
+static int out_destroy(BIO *b)
+{
+	struct tls_out *o = BIO_get_data(b);
+	if (o) {
+		free(o->p);
+		free(o);
+		BIO_set_data(b, NULL);
+	}
+	return 1;
+}
+
+static int out_init(void)
+{
+	out_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd records");
+	if (out_meth == NULL || !BIO_meth_set_write_ex(out_meth, out_write) ||
+	    !BIO_meth_set_ctrl(out_meth, out_ctrl) || !BIO_meth_set_destroy(out_meth, out_destroy))
+		return -1;
+	return 0;
+}
+
+/* The gathering BIO on fd, or NULL. */
+static BIO *out_new(int fd)
+{
+	struct tls_out *o = calloc(1, sizeof(*o));
+	BIO *b = o ? BIO_new(out_meth) : NULL;
+	if (b == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->fd = fd;
+	BIO_set_data(b, o);
+	BIO_set_init(b, 1);
+	return b;
+}
+
+int tls_flush(struct ssl_st *s)
+{
+	BIO *b = SSL_get_wbio(s);
+	if (out_meth == NULL || b == NULL || BIO_get_data(b) == NULL || BIO_get_ktls_send(b))
+		return 0;
+	return out_flush(BIO_get_data(b));
+}
+
 /* Did the last read() under SSL_read leave the socket empty (fewer bytes
  * than asked, or EAGAIN)? Set by the socket BIO's callback, in the thread
  * that calls SSL_read, so a thread-local is enough. */
@@ -441,11 +573,17 @@ struct ssl_st *tls_new(int fd)
 	pthread_mutex_unlock(&cur_lock);
 	if (s == NULL)
 		return NULL;
-	if (SSL_set_fd(s, fd) != 1) {
+	/* With kTLS the socket BIO writes (SSL_sendfile needs it); else
+	 * records are gathered. */
+	BIO *w = ktls_ok ? NULL : out_new(fd);
+	if ((ktls_ok ? SSL_set_fd(s, fd) : SSL_set_rfd(s, fd)) != 1 || (!ktls_ok && w == NULL)) {
+		BIO_free(w);
 		SSL_free(s);
 		ERR_clear_error();
 		return NULL;
 	}
+	if (w)
+		SSL_set0_wbio(s, w);
 	BIO_set_callback_ex(SSL_get_rbio(s), bio_cb);
 	SSL_set_accept_state(s);
 	return s;
@@ -456,6 +594,7 @@ void tls_close_notify(struct ssl_st *s)
 	if (SSL_is_init_finished(s) && !(SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN)) {
 		SSL_shutdown(s);
 		ERR_clear_error();
+		tls_flush(s); /* best effort: the alert, and nothing else, is left */
 	}
 }
 

@@ -78,6 +78,11 @@ ssize_t tls_writev(struct ssl_st *s, const struct iovec *iov, int n);
  * file ended early, or -1 with errno EAGAIN or EPIPE/EIO. */
 ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len);
 
+/* Writes the records gathered so far (see tls.c): at the end of a
+ * response, before waiting for the next request. Returns 0 when nothing is
+ * left, -EAGAIN (the socket is full: wait for it), or -EPIPE. */
+int tls_flush(struct ssl_st *s);
+
 /* Handshake failures since start (for tests and logs). */
 unsigned long tls_failures(void);
 
