@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -pthread -MMD -MP
-LDLIBS  += -pthread -lz -lbrotlienc
+LDLIBS  += -lssl -lcrypto -pthread -lz -lbrotlienc
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
@@ -26,9 +26,11 @@ LIB_DEPS := /usr/include/zlib.h:zlib1g-dev /usr/include/brotli/encode.h:libbrotl
 
 deps:
 	@sh tools/deps.sh cc:gcc $(LIB_DEPS)
+	@# OpenSSL 3 headers: a path, not a command, so named through a command that cannot exist
+	@test -f /usr/include/openssl/ssl.h || sh tools/deps.sh no-openssl-headers:libssl-dev
 
 test-deps:
-	@sh tools/deps.sh cc:gcc $(LIB_DEPS) python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS) openssl:openssl python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

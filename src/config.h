@@ -48,6 +48,13 @@ struct config {
 	uint64_t compress_cache; /* bytes of compressed bodies kept */
 	uint64_t compress_max;  /* larger files are sent as they are */
 
+	/* HTTPS (tls.c): --tls-cert/--tls-key pairs, the first the default. */
+	const char **tls_certs, **tls_keys;
+	size_t n_tls;
+	uint16_t tls_port;      /* the bound HTTPS port (the real one after bind) */
+	bool redirect_https;    /* the plain port answers 308 to https:// */
+	long hsts;              /* Strict-Transport-Security max-age; 0: none */
+
 	/* Derived at start-up. */
 	int root_fd;            /* O_PATH descriptor of the root */
 	int uploads_fd;         /* O_PATH|O_DIRECTORY descriptor of the uploads dir */

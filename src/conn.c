@@ -29,6 +29,7 @@
 #include "path.h"
 #include "proxy_proto.h"
 #include "static_file.h"
+#include "tls.h"
 #include "upload.h"
 #include "uploads_read.h"
 
@@ -156,6 +157,10 @@ static void conn_close(struct conn *c)
 	c->closed = true;
 	set_timer(c, -1);
 	release_body(c);
+	if (c->tls) {
+		tls_free(c->tls, true);
+		c->tls = NULL;
+	}
 	if (c->io.fd >= 0) {
 		close(c->io.fd);
 		c->io.fd = -1;
@@ -182,6 +187,8 @@ static void conn_free(struct conn *c)
  * Returns what recv returns (errno set). */
 static ssize_t in_recv(struct conn *c, void *p, size_t n)
 {
+	if (c->tls)
+		return tls_read(c->tls, p, n);
 	return recv(c->io.fd, p, n, 0);
 }
 
@@ -192,7 +199,8 @@ static enum out out_send(struct conn *c, struct iovec *iov, int n, int flags, si
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	for (;;) {
-		ssize_t r = n == 1 ? send(c->io.fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL)
+		ssize_t r = c->tls ? tls_writev(c->tls, iov, n)
+			  : n == 1 ? send(c->io.fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_NOSIGNAL)
 				   : sendmsg(c->io.fd, &mh, flags | MSG_NOSIGNAL);
 		if (r >= 0) {
 			*sent = (size_t)r;
@@ -209,7 +217,8 @@ static enum out out_sendfile(struct conn *c, size_t want, size_t *sent)
 {
 	for (;;) {
 		off_t off = (off_t)c->file_off;
-		ssize_t r = sendfile(c->io.fd, c->file_fd, &off, want);
+		ssize_t r = c->tls ? tls_sendfile(c->tls, c->file_fd, c->file_off, want)
+				   : sendfile(c->io.fd, c->file_fd, &off, want);
 		if (r > 0) {
 			*sent = (size_t)r;
 			return OUT_DONE;
@@ -284,6 +293,8 @@ static void respond(struct conn *c, struct response *r)
 	cors_put(o, c->cors_allow, cfg->cors_vary);
 	c->cors_allow = NULL;
 	ob_puts(o, "X-Content-Type-Options: nosniff\r\n");
+	if (c->tls && tls_hsts_header[0])
+		ob_puts(o, tls_hsts_header);
 	resp_end(o, c->keep_alive, (unsigned)(cfg->keepalive_max - (int)c->requests));
 
 	char start[HEAD_RESERVE];
@@ -521,6 +532,20 @@ static void answer_options(struct conn *c, const struct http_request *req)
 	respond(c, &r);
 }
 
+/* --redirect-https: 308 to the same target on the HTTPS port. */
+static void redirect_https(struct conn *c, const struct http_request *req, struct hp_slice host)
+{
+	struct response r;
+	resp_init(c, &r);
+	r.status = 308;
+	struct hp_slice t = req->form == HP_ABSOLUTE ? req->path : req->target;
+	if (t.p == NULL || t.n == 0 || t.p[0] != '/')
+		t = (struct hp_slice){ "/", 1 };
+	tls_redirect_location(&r.hdr, host.p, host.n, t.p, t.n);
+	ob_puts(&r.hdr, "Content-Length: 0\r\n");
+	respond(c, &r);
+}
+
 /* With --trusted-proxy: the client of this request, when its peer is a
  * trusted proxy that names one (Forwarded, else X-Forwarded-For). */
 static void find_client(struct conn *c, const struct http_request *req)
@@ -597,6 +622,11 @@ static void dispatch(struct conn *c, const struct http_request *req, size_t head
 		if (st == 400)
 			c->keep_alive = false;
 		conn_error(c, st, st == 400 ? "malformed Host" : "host not served here", NULL);
+		return;
+	}
+
+	if (cfg->redirect_https && c->tls == NULL) {
+		redirect_https(c, req, host);
 		return;
 	}
 
@@ -678,6 +708,8 @@ static void start_close(struct conn *c)
 	}
 	/* Closing with unread input would send a RST that can destroy the
 	 * response in flight: half-close and drain for a while first. */
+	if (c->tls)
+		tls_close_notify(c->tls);
 	shutdown(c->io.fd, SHUT_WR);
 	c->state = CS_LINGER;
 	set_timer(c, CT_LINGER);
@@ -1149,6 +1181,12 @@ static enum step do_write(struct conn *c)
 			break;
 		next_part(c);
 	}
+	int fl = c->tls ? tls_flush(c->tls) : 0;
+	if (fl < 0) {
+		if (fl != -EAGAIN)
+			conn_close(c);
+		return STEP_STOP;
+	}
 	if (c->interim) {
 		c->interim = false;
 		c->wlen = c->woff = 0;
@@ -1176,11 +1214,40 @@ static enum step do_linger(struct conn *c)
 	}
 }
 
+/* TLS: the handshake before the first request, under the header timer. */
+static enum step do_handshake(struct conn *c)
+{
+	char ip[INET6_ADDRSTRLEN];
+	switch (tls_handshake(c->tls, peer_text(c, ip, sizeof(ip)))) {
+	case TLS_HS_DONE:
+		c->state = CS_READ_HEAD;
+		c->rdrained = false;
+		return STEP_GO;
+	case TLS_HS_AGAIN:
+		return STEP_STOP;
+	case TLS_HS_PLAIN:
+		/* Said in clear text, where the client will read it. */
+		tls_free(c->tls, false);
+		c->tls = NULL;
+		c->state = CS_READ_HEAD;
+		c->keep_alive = false;
+		conn_error(c, 400, "this port speaks HTTPS; plain HTTP is not served here", NULL);
+		return STEP_GO;
+	case TLS_HS_FAILED:
+	default:
+		conn_close(c);
+		return STEP_STOP;
+	}
+}
+
 static void conn_run(struct conn *c)
 {
 	while (!c->closed) {
 		enum step s;
 		switch (c->state) {
+		case CS_HANDSHAKE:
+			s = do_handshake(c);
+			break;
 		case CS_READ_HEAD:
 			s = do_read_head(c);
 			break;
@@ -1263,10 +1330,16 @@ static void inotify_ready(struct ev_io *io, uint32_t events)
 	fcache_changes(&s->fcache);
 }
 
-bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen)
+bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen, bool tls)
 {
 	long n = atomic_fetch_add_explicit(&open_conns, 1, memory_order_relaxed);
 	bool reject = n >= cfg->max_conns;
+	if (tls && reject) {
+		/* No 503 without a handshake: just closed. */
+		close(fd);
+		atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
+		return false;
+	}
 	struct conn *c = NULL;
 	/* Shed load: far over the limit, not even a 503. */
 	if (!reject || n < cfg->max_conns + 64 + cfg->max_conns / 8)
@@ -1287,7 +1360,18 @@ bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen)
 	c->pp_pending = cfg->proxy_protocol;
 	s->nconns++;
 	c->state = CS_READ_HEAD;
-	if (reject) {
+	if (tls) {
+		c->tls = tls_new(fd);
+		if (c->tls == NULL) {
+			s->nconns--;
+			close(fd);
+			free(c);
+			atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
+			return false;
+		}
+		c->state = CS_HANDSHAKE;
+		set_timer(c, CT_HEADER);
+	} else if (reject) {
 		conn_error(c, 503, "too many open connections", "Retry-After: 1\r\n");
 	} else {
 		set_timer(c, CT_HEADER);
@@ -1351,7 +1435,7 @@ static void drain_idle_list(struct conn_set *s, int id)
 	while (t) {
 		struct ev_timer *next = t->next;
 		struct conn *c = ev_container_of(t, struct conn, timer);
-		if (c->state == CS_READ_HEAD && c->rlen == 0) {
+		if ((c->state == CS_READ_HEAD && c->rlen == 0) || c->state == CS_HANDSHAKE) {
 			c->idle = true; /* a byte that comes re-arms the head timer */
 			set_timer(c, CT_DRAIN);
 		}

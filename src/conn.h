@@ -16,6 +16,7 @@
 #include "response.h"
 
 struct upload;
+struct ssl_st;
 
 /* Read buffer (request heads and body bytes) and write buffer (response
  * heads and small bodies) share one allocation, held only while busy. */
@@ -24,6 +25,7 @@ struct upload;
 #define CONN_BUF (CONN_RBUF + CONN_WBUF)
 
 #define CONN_STATES(X) \
+	X(HANDSHAKE)   /* TLS: the handshake, before the first request */ \
 	X(READ_HEAD)   /* waiting for / reading a request head */ \
 	X(READ_BODY)   /* reading a body: an upload's, or one to discard */ \
 	X(WAIT_IO)     /* a blocking job of the handler is running */ \
@@ -109,6 +111,7 @@ struct conn {
 	int64_t req_t0_us;       /* first byte of the request (JSON log only) */
 
 	struct upload *up;
+	struct ssl_st *tls;      /* HTTPS: every byte goes through it; else NULL */
 	const char *cors_allow;  /* Access-Control-Allow-Origin of this response (cors.h) */
 	/* The socket's peer, or the client a PROXY header named; and the
 	 * client of the current request (the peer, or what a trusted proxy's
@@ -157,8 +160,10 @@ void conn_set_stop(struct conn_set *s);
 void conn_set_close_all(struct conn_set *s);
 
 /* Takes ownership of an accepted non-blocking socket, counted against
- * --max-conns (503 past it). Returns false when it was closed at once. */
-bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen);
+ * --max-conns (503 past it; a TLS one is just closed then). With tls the
+ * connection starts with a TLS handshake. Returns false when it was closed
+ * at once. */
+bool conn_accept(struct conn_set *s, int fd, const void *addr, unsigned addrlen, bool tls);
 
 /* Client connections open in the whole process. */
 long conn_open_count(void);

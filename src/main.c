@@ -29,6 +29,7 @@
 #include "privdrop.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "tls.h"
 #include "upload.h"
 
 static struct config config = {
@@ -49,6 +50,7 @@ static struct config config = {
 	.compress_level_br = 5,
 	.compress_cache = 64u << 20,
 	.compress_max = 8u << 20,
+	.tls_port = 8443,
 };
 
 const struct config *cfg = &config;
@@ -102,6 +104,13 @@ static const char usage_text[] =
 	"                             the client (repeatable)\n"
 	"      --user NAME[:GROUP]    run as this user once the port, root, uploads\n"
 	"                             directory and logs are open (needs root)\n"
+	"      --tls-cert FILE        PEM certificate (chain after the leaf) for HTTPS;\n"
+	"                             repeatable, each with a --tls-key; the first\n"
+	"                             pair is the default, others are chosen by SNI\n"
+	"      --tls-key FILE         PEM private key of the preceding --tls-cert\n"
+	"      --tls-port N           HTTPS port on the same --host (8443)\n"
+	"      --redirect-https       the plain port answers 308 to the https:// URL\n"
+	"      --hsts SECONDS         Strict-Transport-Security max-age on HTTPS\n"
 	"  -q, --quiet                only warnings and errors on stderr\n"
 	"  -h, --help                 this text\n"
 	"  -V, --version              the version\n";
@@ -289,6 +298,7 @@ enum {
 	OPT_PROXY_PROTOCOL, OPT_TRUSTED_PROXY, OPT_METRICS, OPT_METRICS_ALLOW,
 	OPT_UPLOAD_INDEX, OPT_CORS_ORIGIN, OPT_UPLOAD_RATE, OPT_UPLOAD_QUOTA,
 	OPT_COMPRESS, OPT_COMPRESS_GZIP, OPT_COMPRESS_BR, OPT_COMPRESS_CACHE, OPT_COMPRESS_MAX,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_PORT, OPT_REDIRECT_HTTPS, OPT_HSTS,
 };
 
 /* The --compress* options. */
@@ -345,11 +355,39 @@ static const struct option long_opts[] = {
 	{ "compress-level-br", required_argument, NULL, OPT_COMPRESS_BR },
 	{ "compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE },
 	{ "compress-max", required_argument, NULL, OPT_COMPRESS_MAX },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
+	{ "redirect-https", no_argument, NULL, OPT_REDIRECT_HTTPS },
+	{ "hsts", required_argument, NULL, OPT_HSTS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --tls-cert/--tls-key: pairs, in order, each key right after its cert. */
+static void add_tls(bool cert, const char *path)
+{
+	struct config *c = &config;
+	bool open_pair = c->n_tls && c->tls_keys[c->n_tls - 1] == NULL;
+	if (cert ? open_pair : !open_pair)
+		usage_error("%s '%s': each --tls-cert needs one --tls-key after it",
+			    cert ? "--tls-cert" : "--tls-key", path);
+	if (!cert) {
+		c->tls_keys[c->n_tls - 1] = path;
+		return;
+	}
+	const char **certs = realloc(c->tls_certs, (c->n_tls + 1) * sizeof(*certs));
+	if (certs)
+		c->tls_certs = certs;
+	const char **keys = certs ? realloc(c->tls_keys, (c->n_tls + 1) * sizeof(*keys)) : NULL;
+	if (keys == NULL)
+		fatal("out of memory");
+	c->tls_keys = keys;
+	c->tls_certs[c->n_tls] = path;
+	c->tls_keys[c->n_tls++] = NULL;
+}
 
 static void parse_args(int argc, char **argv)
 {
@@ -441,6 +479,11 @@ static void parse_args(int argc, char **argv)
 		case OPT_COMPRESS_BR:
 		case OPT_COMPRESS_CACHE:
 		case OPT_COMPRESS_MAX: parse_compress(c, o, optarg); break;
+		case OPT_TLS_CERT: add_tls(true, optarg); break;
+		case OPT_TLS_KEY: add_tls(false, optarg); break;
+		case OPT_TLS_PORT: c->tls_port = (uint16_t)parse_num("--tls-port", optarg, 0, 65535); break;
+		case OPT_REDIRECT_HTTPS: c->redirect_https = true; break;
+		case OPT_HSTS: c->hsts = parse_num("--hsts", optarg, 0, 1000000000); break;
 		case 'q': c->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("mthttpd " MTHTTPD_VERSION); exit(0);
@@ -461,6 +504,10 @@ static void parse_args(int argc, char **argv)
 		else
 			usage_error("unexpected argument '%s'", a);
 	}
+	if (c->n_tls && c->tls_keys[c->n_tls - 1] == NULL)
+		usage_error("--tls-cert '%s' has no --tls-key", c->tls_certs[c->n_tls - 1]);
+	if ((c->redirect_https || c->hsts) && c->n_tls == 0)
+		usage_error("%s needs --tls-cert and --tls-key", c->redirect_https ? "--redirect-https" : "--hsts");
 	if (!is_ip_literal(c->host))
 		usage_error("invalid --host '%s': expected an IPv4 or IPv6 address", c->host);
 	if (c->metrics_path && c->n_metrics_allow == 0) {
@@ -618,6 +665,7 @@ static void reload(void)
 	else
 		log_error("SIGHUP: cannot reopen access log %s: %s; still writing to the file opened before",
 			  alog_describe(), strerror(-rc));
+	tls_reload();
 	notify_ready("reloaded; listening");
 }
 
@@ -663,6 +711,9 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		fatal("cannot listen on %s port %u: %s", c->host, c->port, strerror(-rc));
 	check_uploads();
+	char tls_err[512];
+	if (tls_setup(tls_err, sizeof(tls_err)) < 0)
+		fatal("%s", tls_err);
 	if (c->access_log) {
 		rc = alog_check(c->access_log);
 		if (rc < 0)
@@ -695,6 +746,10 @@ int main(int argc, char **argv)
 	 * does not hide it then. */
 	(requested_port == 0 ? log_notice : log_info)("mthttpd/" MTHTTPD_VERSION " listening on %s%s%s:%u",
 						      v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
+	if (c->n_tls)
+		(requested_port == 0 || c->tls_port != 8443 ? log_notice : log_info)(
+			"HTTPS listening on %s%s%s:%u%s", v6 ? "[" : "", c->host, v6 ? "]" : "", c->tls_port,
+			c->redirect_https ? "; the plain port redirects to it" : "");
 	log_info("threads %d, root %s, uploads %s, max-conns %ld, max-upload %llu, access log %s%s%s",
 		 c->threads, c->root, c->uploads, c->max_conns, (unsigned long long)c->max_upload,
 		 alog_describe(), user.set ? ", running as user " : "", user.set ? user.name : "");

@@ -35,6 +35,7 @@ struct worker {
 	struct ev_loop loop;
 	struct conn_set set;
 	struct ev_io listen;
+	struct ev_io listen_tls;   /* the HTTPS port, when configured */
 	bool listening;         /* the listen socket is in this loop */
 	int64_t accept_resume_ms;  /* accepting paused until (after EMFILE) */
 	int64_t stop_deadline_ms;
@@ -42,6 +43,7 @@ struct worker {
 };
 
 static int listen_fd = -1;
+static int tls_fd = -1;     /* the HTTPS listener (--tls-cert) */
 static struct worker *workers;
 static int n_workers;
 static atomic_bool stop_requested;
@@ -120,11 +122,9 @@ static int inherit_listener(void)
 	return 1;
 }
 
-int server_listen(void)
+/* Binds a listening socket on cfg's host and port. Returns it or -errno. */
+static int bind_listener(uint16_t port)
 {
-	int rc = inherit_listener();
-	if (rc != 0)
-		return rc < 0 ? rc : 0;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	memset(&ss, 0, sizeof(ss));
@@ -132,11 +132,11 @@ int server_listen(void)
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, cfg->host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons(cfg->port);
+		s4->sin_port = htons(port);
 		len = sizeof(*s4);
 	} else if (inet_pton(AF_INET6, cfg->host, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(cfg->port);
+		s6->sin6_port = htons(port);
 		len = sizeof(*s6);
 	} else {
 		return -EINVAL;
@@ -164,9 +164,41 @@ int server_listen(void)
 		close(fd);
 		return -e;
 	}
+	return fd;
+}
+
+/* The HTTPS listener on --tls-port, bound here even when the plain one is
+ * inherited. Returns 0 or -errno. */
+static int listen_tls(void)
+{
+	if (cfg->n_tls == 0)
+		return 0;
+	int fd = bind_listener(cfg->tls_port);
+	struct config *c = (struct config *)cfg;
+	if (fd < 0) {
+		/* The caller's error names cfg->port: make it the one that failed. */
+		c->port = cfg->tls_port;
+		return fd;
+	}
+	uint16_t plain = cfg->port;
+	note_address(fd, false);
+	c->tls_port = c->port;
+	c->port = plain;
+	tls_fd = fd;
+	return 0;
+}
+
+int server_listen(void)
+{
+	int rc = inherit_listener();
+	if (rc != 0)
+		return rc < 0 ? rc : listen_tls();
+	int fd = bind_listener(cfg->port);
+	if (fd < 0)
+		return fd;
 	note_address(fd, false);
 	listen_fd = fd;
-	return 0;
+	return listen_tls();
 }
 
 int server_loops(void)
@@ -195,8 +227,15 @@ static void listen_on(struct worker *w, bool on)
 		return;
 	if (on) {
 		w->listening = ev_add(&w->loop, &w->listen, EPOLLIN | EPOLLEXCLUSIVE) == 0;
+		if (tls_fd >= 0 && ev_add(&w->loop, &w->listen_tls, EPOLLIN | EPOLLEXCLUSIVE) < 0 &&
+		    w->listening) {
+			ev_del(&w->loop, &w->listen);
+			w->listening = false;
+		}
 	} else {
 		ev_del(&w->loop, &w->listen);
+		if (tls_fd >= 0)
+			ev_del(&w->loop, &w->listen_tls);
 		w->listening = false;
 	}
 }
@@ -213,18 +252,16 @@ static void pause_accepting(struct worker *w, int err)
 	w->accept_resume_ms = w->loop.now_ms + EMFILE_PAUSE_MS;
 }
 
-static void accept_some(struct ev_io *io, uint32_t events)
+static void accept_from(struct worker *w, int lfd, bool tls)
 {
-	(void)events;
-	struct worker *w = ev_container_of(io, struct worker, listen);
 	if (w->set.stopping || atomic_load(&stop_requested))
 		return;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			conn_accept(&w->set, fd, &ss, len);
+			conn_accept(&w->set, fd, &ss, len, tls);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -238,6 +275,18 @@ static void accept_some(struct ev_io *io, uint32_t events)
 		log_error("accept: %s", strerror(errno));
 		return;
 	}
+}
+
+static void accept_some(struct ev_io *io, uint32_t events)
+{
+	(void)events;
+	accept_from(ev_container_of(io, struct worker, listen), listen_fd, false);
+}
+
+static void accept_tls(struct ev_io *io, uint32_t events)
+{
+	(void)events;
+	accept_from(ev_container_of(io, struct worker, listen_tls), tls_fd, true);
 }
 
 /* ---- the loop ---- */
@@ -351,6 +400,8 @@ int server_start(void)
 			return rc;
 		w->listen.fd = listen_fd;
 		w->listen.cb = accept_some;
+		w->listen_tls.fd = tls_fd;
+		w->listen_tls.cb = accept_tls;
 	}
 	for (int i = 0; i < n_workers; i++) {
 		rc = pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
@@ -368,6 +419,8 @@ void server_stop_listening(void)
 	 * instead of waiting in the backlog to be reset. The descriptor stays
 	 * open until the workers have left it. */
 	shutdown(listen_fd, SHUT_RDWR);
+	if (tls_fd >= 0)
+		shutdown(tls_fd, SHUT_RDWR);
 }
 
 void server_stop(void)
@@ -379,6 +432,8 @@ void server_stop(void)
 		pthread_join(workers[i].tid, NULL);
 	iopool_stop();
 	close(listen_fd);
+	if (tls_fd >= 0)
+		close(tls_fd);
 	for (int i = 0; i < n_workers; i++)
 		ev_destroy(&workers[i].loop);
 	free(workers);

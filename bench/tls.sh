@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench/tls.sh — HTTPS side by side (issue 15): mthttpd, nginx, h2o and
+# lighttpd with TLS, one worker each, the server pinned to SERVER_CPU and
+# wrk to CLIENT_CPU, as bench/run.sh does. Three workloads:
+#   small      64 keep-alive connections of GET /index.html
+#   handshake  16 connections, Connection: close: a full handshake (TLS 1.3,
+#              X25519, ECDSA P-256 certificate; wrk never resumes) per request
+#   1m         16 keep-alive connections of GET /file_1m.txt
+# For each: server CPU per request (per whole file for 1m), the figure the
+# issue compares. The servers run in turn, ROUNDS times; the median is
+# printed.
+#
+# Environment: ROUNDS=3 DURATION=3 SERVERS="mthttpd nginx h2o lighttpd"
+#   WORKLOADS="small handshake 1m" SERVER_CPU=1 CLIENT_CPU=0 MTHTTPD_BIN=./mthttpd
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-3}
+SERVERS=${SERVERS:-"mthttpd nginx h2o lighttpd"}
+WORKLOADS=${WORKLOADS:-"small handshake 1m"}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+MTHTTPD_BIN=${MTHTTPD_BIN:-$SCRIPT_DIR/../mthttpd}
+MTHTTPD_BIN=$(cd "$(dirname "$MTHTTPD_BIN")" && pwd)/$(basename "$MTHTTPD_BIN")
+export PATH=$PATH:/usr/sbin:/sbin
+
+log() { printf '[tls-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# shellcheck source=lib/proc.sh
+. "$SCRIPT_DIR/lib/proc.sh"
+# shellcheck source=lib/cpu.sh
+. "$SCRIPT_DIR/lib/cpu.sh"
+# shellcheck source=lib/servers.sh
+. "$SCRIPT_DIR/lib/servers.sh" # render, free_port's neighbours
+
+for c in wrk curl taskset openssl python3; do
+	command -v "$c" >/dev/null || die "missing $c"
+done
+if ! declare -F free_port >/dev/null; then
+	free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mthttpd-tlsbench.XXXXXX")
+chmod 755 "$WORK"
+declare -A PID=() PORT=()
+cleanup() {
+	local s
+	for s in "${!PID[@]}"; do stop_server "$s"; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ROOT=$WORK/root
+mkdir -p "$ROOT" "$WORK/logs"
+python3 "$SCRIPT_DIR/gen.py" page "$ROOT/index.html"
+head -c $((1024 * 1024)) /dev/urandom >"$ROOT/file_1m.txt"
+chmod 644 "$ROOT"/*
+SIZE_1M=$(stat -c %s "$ROOT/file_1m.txt")
+CERT=$WORK/cert.pem
+KEY=$WORK/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$KEY" -out "$CERT" \
+	-days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+chmod 644 "$KEY" "$CERT" # h2o/nginx workers may drop to nobody
+NOFILE=$(ulimit -n)
+MAXCONN=4096
+
+start_tls() { # name
+	local s=$1 d=$WORK/$1 p
+	mkdir -p "$d/tmp"
+	chmod 777 "$d"
+	p=$(free_port)
+	local -a vars=("DIR=$d" "PORT=$p" "ROOT=$ROOT" "NOFILE=$NOFILE" "MAXCONN=$MAXCONN" "CERT=$CERT" "KEY=$KEY")
+	case $s in
+	nginx) render "$SCRIPT_DIR/conf/nginx-tls.conf.in" "$d/nginx.conf" "${vars[@]}"
+		CMD=(nginx -p "$d/" -e "$d/error.log" -c "$d/nginx.conf") ;;
+	h2o) render "$SCRIPT_DIR/conf/h2o-tls.conf.in" "$d/h2o.conf" "${vars[@]}"
+		CMD=(h2o -m worker -c "$d/h2o.conf") ;;
+	lighttpd) render "$SCRIPT_DIR/conf/lighttpd-tls.conf.in" "$d/lighttpd.conf" "${vars[@]}"
+		CMD=(lighttpd -D -f "$d/lighttpd.conf") ;;
+	mthttpd) CMD=("$MTHTTPD_BIN" --port 0 --tls-port "$p" --tls-cert "$CERT" --tls-key "$KEY"
+		--root "$ROOT" --threads 1 --access-log off --keepalive-max 1000000
+		--keepalive-timeout 300 --uploads "$d/uploads" -q) ;;
+	esac
+	(exec taskset -c "$SERVER_CPU" "${CMD[@]}") >"$d/stdout.log" 2>"$d/stderr.log" </dev/null &
+	PID[$s]=$!
+	PORT[$s]=$p
+	local code=
+	for _ in $(seq 1 100); do
+		kill -0 "${PID[$s]}" 2>/dev/null || break
+		code=$(curl -sk -o /dev/null -m 5 -w '%{http_code}' "https://127.0.0.1:$p/index.html" || true)
+		[[ $code == 200 ]] && break
+		sleep 0.1
+	done
+	[[ $code == 200 ]] || { tail -5 "$d"/*.log >&2; die "$s did not serve HTTPS"; }
+	log "$s: pid ${PID[$s]}, https port $p"
+}
+
+# one_run W SERVER: prints the server CPU in microseconds per unit.
+one_run() {
+	local w=$1 s=$2 out=$WORK/logs/$1_$2.txt c=64 path=/index.html
+	local -a env=()
+	case $w in
+	handshake) c=16 env=(WRK_CLOSE=1) ;;
+	1m) c=16 path=/file_1m.txt ;;
+	esac
+	cpu_snapshot "${PID[$s]}" "$WORK/cpu0"
+	env "${env[@]}" taskset -c "$CLIENT_CPU" timeout -k 5 $((DURATION + 60)) \
+		wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s "$SCRIPT_DIR/lua/bench.lua" \
+		"https://127.0.0.1:${PORT[$s]}$path" >"$out" 2>&1 || true
+	cpu_snapshot "${PID[$s]}" "$WORK/cpu1"
+	local cpu _t _w req bytes units
+	read -r cpu _t _w < <(cpu_delta "$WORK/cpu0" "$WORK/cpu1" worker-)
+	req=$(sed -n 's/^BENCH .*requests=\([0-9]*\).*/\1/p' "$out")
+	bytes=$(sed -n 's/^BENCH .*bytes=\([0-9]*\).*/\1/p' "$out")
+	[[ -n $req && $req -gt 0 ]] || { log "$w $s: wrk failed: $(tail -2 "$out")"; echo 0; return; }
+	units=$req
+	[[ $w != 1m ]] || units=$(awk -v b="$bytes" -v z="$SIZE_1M" 'BEGIN { printf "%.3f", b / z }')
+	awk -v c="$cpu" -v n="$units" 'BEGIN { printf "%.1f\n", c / 1000 / n }'
+}
+
+read -r -a LIST <<<"$SERVERS"
+for s in "${LIST[@]}"; do start_tls "$s"; done
+for s in "${LIST[@]}"; do # warm-up, not counted
+	taskset -c "$CLIENT_CPU" wrk -t1 -c16 -d1s "https://127.0.0.1:${PORT[$s]}/index.html" >/dev/null 2>&1 || true
+done
+declare -A RES=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	for w in $WORKLOADS; do
+		for ((i = 0; i < ${#LIST[@]}; i++)); do
+			s=${LIST[$(((i + r - 1) % ${#LIST[@]}))]}
+			v=$(one_run "$w" "$s")
+			RES[$w.$s]+="$v "
+			log "round $r $w $s: $v us CPU/request"
+		done
+	done
+done
+printf '\n| workload | %s |\n|---|%s\n' "$(sed 's/ / | /g' <<<"${LIST[*]}")" "$(printf -- '---|%.0s' "${LIST[@]}")"
+for w in $WORKLOADS; do
+	row="| $w (server CPU us/request, median of $ROUNDS) |"
+	for s in "${LIST[@]}"; do
+		row+=" $(tr ' ' '\n' <<<"${RES[$w.$s]}" | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }') |"
+	done
+	echo "$row"
+done
