@@ -26,7 +26,7 @@ deps:
 	@sh tools/deps.sh cc:gcc
 
 test-deps:
-	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest
+	@sh tools/deps.sh cc:gcc python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest haproxy:haproxy wrk:wrk systemd-socket-activate:systemd nginx:nginx
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
