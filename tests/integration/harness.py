@@ -298,6 +298,8 @@ class ServerTest(unittest.TestCase):
       keep_root      leave cls.root on disk after the class (default False)
       check_exit     fail the class when the server does not exit 0 on
                      SIGTERM (default False)
+      class_server   False: no class server and no class root (every test
+                     starts its own)
     Hooks: make_files() builds the root's files (default root_files),
     build_root() makes cls.root, prepare_root() adjusts it before the
     server starts. The class gets cls.root and cls.srv.
@@ -310,6 +312,7 @@ class ServerTest(unittest.TestCase):
     extra_env = None
     keep_root = False
     check_exit = False
+    class_server = True
 
     @classmethod
     def make_files(cls):
@@ -337,6 +340,8 @@ class ServerTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not cls.class_server:
+            return
         cls.root = cls.build_root()
         try:
             cls.prepare_root()
@@ -348,6 +353,8 @@ class ServerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        if not cls.class_server:
+            return
         try:
             rc = cls.srv.stop()
         finally:

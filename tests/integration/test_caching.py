@@ -693,13 +693,7 @@ class TestChanges(Base):
 
     # A fresh server and root for every test, so that one test's changes
     # (or a failure) cannot leave the next one a cold cache.
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
+    class_server = False
 
     def setUp(self):
         self.files = self.make_files()
