@@ -298,8 +298,9 @@ class ServerTest(unittest.TestCase):
       keep_root      leave cls.root on disk after the class (default False)
       check_exit     fail the class when the server does not exit 0 on
                      SIGTERM (default False)
-      class_server   False: no class server and no class root (every test
-                     starts its own)
+      class_server   False: no class server (every test starts its own)
+      class_root     build cls.root for the class (default: only when there
+                     is a class server)
     Hooks: make_files() builds the root's files (default root_files),
     build_root() makes cls.root, prepare_root() adjusts it before the
     server starts. The class gets cls.root and cls.srv.
@@ -313,6 +314,7 @@ class ServerTest(unittest.TestCase):
     keep_root = False
     check_exit = False
     class_server = True
+    class_root = None
 
     @classmethod
     def make_files(cls):
@@ -339,13 +341,18 @@ class ServerTest(unittest.TestCase):
         return opts
 
     @classmethod
+    def _has_root(cls):
+        return cls.class_server if cls.class_root is None else cls.class_root
+
+    @classmethod
     def setUpClass(cls):
-        if not cls.class_server:
+        if not cls._has_root():
             return
         cls.root = cls.build_root()
         try:
             cls.prepare_root()
-            cls.srv = Server(*cls.server_args, **cls.server_options())
+            if cls.class_server:
+                cls.srv = Server(*cls.server_args, **cls.server_options())
         except BaseException:
             if not cls.keep_root:
                 shutil.rmtree(cls.root, ignore_errors=True)
@@ -353,10 +360,12 @@ class ServerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if not cls.class_server:
+        if not cls._has_root():
             return
+        rc = 0
         try:
-            rc = cls.srv.stop()
+            if cls.class_server:
+                rc = cls.srv.stop()
         finally:
             if not cls.keep_root:
                 shutil.rmtree(cls.root, ignore_errors=True)
