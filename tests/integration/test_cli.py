@@ -109,18 +109,23 @@ def check_log_line(tc, line):
     return m
 
 
-class CliBase(unittest.TestCase):
+class CliBase(harness.ServerTest):
+    """A root and a cwd per class; every test starts its own servers."""
+    class_server = False
+    class_root = True
+
     @classmethod
-    def setUpClass(cls):
+    def prepare_root(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mthttpd-cli-")
-        cls.root = make_root()
         # the default root is ./resources: give the cwd one
         shutil.copytree(cls.root, os.path.join(cls.tmp, "resources"))
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        shutil.rmtree(cls.root, ignore_errors=True)
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def base(self):
         return ["--root", self.root, "--access-log", "off"]
@@ -705,20 +710,28 @@ class TestSignals(unittest.TestCase):
 
 
 # ======================================================================
-class TestLogFormat(unittest.TestCase):
+class TestLogFormat(harness.ServerTest):
     """SPEC §5: '[YYYY-MM-DD HH:MM:SS] [thread] message'; start-up lines
     name the address, thread count, root and uploads dir."""
+    threads = 7
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mthttpd-cli-log-")
         cls.uploads = os.path.join(cls.tmp, "new-uploads")
-        cls.srv = Server("--uploads", cls.uploads, threads=7)
+        cls.server_args = ("--uploads", cls.uploads)
+        try:
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def main_line(self, pattern):
         m = self.srv.wait_log(re.compile(r"\[main\] .*" + pattern))

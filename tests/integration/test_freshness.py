@@ -59,22 +59,19 @@ class KeptConn:
         self.c = None
 
 
-class TestChanges(unittest.TestCase):
+class TestChanges(harness.ServerTest):
     """At least ROUNDS rounds of each kind of change to a cached file; after
     each, a GET on a new connection and one on a kept-alive connection must
     both return exactly the file's bytes."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.root = harness.make_root({"f/page.html": b"start\n"})
-        cls.srv = Server("--keepalive-max", "1000000", root=cls.root, threads=2)
-        cls.stale = {}
+    server_args = ("--keepalive-max", "1000000")
+    threads = 2
+    root_files = {"f/page.html": b"start\n"}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        import shutil
-        shutil.rmtree(cls.root, ignore_errors=True)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stale = {}
 
     def check_rounds(self, kind, change):
         rnd = random.Random(kind)
