@@ -494,10 +494,8 @@ class TestStartupChangesNothing(CliBase):
 
     def test_shared_uploads_new_log(self):
         # A second server on the same root shares its uploads directory.
-        srv = Server(threads=1)
-        self.addCleanup(srv.stop)
-        srv2 = Server(root=srv.root, access_log=self.newlog, threads=1)
-        self.addCleanup(srv2.stop)
+        srv = self.start_server(threads=1)
+        srv2 = self.start_server(root=srv.root, access_log=self.newlog, threads=1)
         self.assertTrue(os.path.isfile(self.newlog))
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         self.assertEqual(http_get("127.0.0.1", srv2.port).status, 200)
@@ -505,8 +503,7 @@ class TestStartupChangesNothing(CliBase):
     def test_success_creates_both(self):
         # The counterpart: the same paths with every check passing are
         # created (the uploads directory and the log).
-        srv = Server("--uploads", self.newup, root=self.root, access_log=self.newlog, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--uploads", self.newup, root=self.root, access_log=self.newlog, threads=1)
         self.assertTrue(os.path.isdir(self.newup))
         self.assertTrue(os.path.isfile(self.newlog))
         self.assertEqual(srv.stop(), 0)
@@ -563,14 +560,12 @@ class TestValidBoundaries(CliBase):
     """Values at the edges of their ranges start the server."""
 
     def start(self, *args):
-        srv = Server(*args, root=self.root, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server(*args, root=self.root, threads=1)
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         return srv
 
     def test_threads_1024(self):
-        srv = Server("--threads", "1024", root=self.root)
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--threads", "1024", root=self.root)
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         self.assertEqual(srv.stop(), 0)
 
