@@ -15,7 +15,7 @@ import time
 import unittest
 
 import harness
-from harness import BIN, TIMEOUT, Server, make_root
+from harness import BIN, TIMEOUT, Server
 
 LOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[(main|worker-(\d+))\] "
                     r"\[(error|warn|notice|info)\] \S")
@@ -286,7 +286,7 @@ class TestRuntimeErrors(CliBase):
         # A second start on a port in use must not touch the running
         # server's uploads (its temporary files included), create the
         # uploads directory or the access log.
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         c = None
         try:
             c = start_partial_upload(srv, 70000, b"[" + b"1," * 30000)
@@ -329,9 +329,9 @@ class TestRuntimeErrors(CliBase):
 
     def test_uploads_directory_of_a_running_server(self):
         # Several instances may share one uploads directory (no lock).
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         try:
-            srv2 = Server(root=srv.root, threads=1)
+            srv2 = self.start_server(root=srv.root, threads=1)
             try:
                 self.assertEqual(http_get("127.0.0.1", srv2.port).status, 200)
             finally:
@@ -587,10 +587,11 @@ class TestValidBoundaries(CliBase):
 
 
 # ======================================================================
-class TestSignals(unittest.TestCase):
+class TestSignals(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def test_sigterm_exit_0_and_shutdown_logged(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
             n = len(srv.log)
@@ -604,7 +605,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigint_exit_0(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
             n = len(srv.log)
@@ -615,7 +616,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigterm_closes_idle_keepalive_connection(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             c = srv.connect()
             c.send(harness.build_request("GET", "/", srv.hostport()))
@@ -630,7 +631,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigterm_stops_accepting(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             port = srv.port
             self.assertEqual(srv.stop(signal.SIGTERM), 0)
@@ -646,7 +647,7 @@ class TestSignals(unittest.TestCase):
         # "stop accepting": while an in-flight upload keeps the server
         # draining, a new client is refused at once, not left in the
         # backlog until the exit resets it.
-        srv = Server(threads=2)
+        srv = self.start_server(threads=2)
         c = None
         try:
             c = start_partial_upload(srv, 100, b"[1,")
@@ -671,8 +672,8 @@ class TestSignals(unittest.TestCase):
 
     def test_sigpipe_never_kills(self):
         big = os.urandom(1 << 20) * 32  # 32 MiB, far beyond any socket buffer
-        root = make_root({"big.txt": big})
-        srv = Server(root=root, threads=1)
+        root = self.fresh_root({"big.txt": big})
+        srv = self.start_server(root=root, threads=1)
         try:
             req = harness.build_request("GET", "/big.txt", srv.hostport())
             for i in range(6):
@@ -701,7 +702,6 @@ class TestSignals(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, "exit status after the aborted downloads")
         finally:
             srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 # ======================================================================
@@ -776,11 +776,12 @@ class TestLogFormat(harness.ServerTest):
         self.assertTrue(all(1 <= w <= 7 for w in workers), workers)
 
 
-class TestQuiet(unittest.TestCase):
+class TestQuiet(harness.ServerTest):
     """-q: only warnings and errors on stderr."""
+    class_server = False  # every test starts its own
 
     def test_quiet_suppresses_info(self):
-        root = make_root()
+        root = self.fresh_root()
         port = free_port()
         p = subprocess.Popen([BIN, "-q", "--port", str(port), "--root", root,
                               "--access-log", "off", "--threads", "2"],
@@ -811,11 +812,10 @@ class TestQuiet(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_quiet_still_says_the_port_it_chose(self):
         # --port 0: the listening line is the only way to learn the port
-        root = make_root()
+        root = self.fresh_root()
         p = subprocess.Popen([BIN, "-q", "--port", "0", "--root", root,
                               "--access-log", "off", "--threads", "1"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -836,11 +836,10 @@ class TestQuiet(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_not_quiet_shows_info(self):
         # the counterpart: the same start-up without -q logs info lines
-        srv = Server(threads=2)
+        srv = self.start_server(threads=2)
         try:
             self.assertIsNotNone(srv.wait_log(r"\[main\] .*listening on"))
         finally:
