@@ -287,14 +287,102 @@ class Conn:
 
 
 class ServerTest(unittest.TestCase):
-    """Base class: one server for the whole class (override server_args)."""
+    """Base class: one server for the whole class, on a root of its own.
+
+    Class attributes a subclass may override:
+      server_args    extra command-line arguments
+      server_kwargs  extra keyword arguments for Server (host=..., ...)
+      threads        --threads (None: Server's default)
+      root_files     files for make_root (rel -> bytes); None: the defaults
+      extra_env      environment added to the server's
+      keep_root      leave cls.root on disk after the class (default False)
+      check_exit     fail the class when the server does not exit 0 on
+                     SIGTERM (default False)
+      class_server   False: no class server (every test starts its own)
+      class_root     build cls.root for the class (default: only when there
+                     is a class server)
+    Hooks: make_files() builds the root's files (default root_files),
+    build_root() makes cls.root, prepare_root() adjusts it before the
+    server starts. The class gets cls.root and cls.srv.
+    For a server per test, use self.start_server() / self.fresh_root():
+    both clean up after the test by themselves."""
     server_args = ()
     server_kwargs = {}
+    threads = None
+    root_files = None
+    extra_env = None
+    keep_root = False
+    check_exit = False
+    class_server = True
+    class_root = None
+
+    @classmethod
+    def make_files(cls):
+        return cls.root_files
+
+    @classmethod
+    def build_root(cls):
+        return make_root(cls.make_files())
+
+    @classmethod
+    def prepare_root(cls):
+        pass
+
+    @classmethod
+    def server_options(cls, **kw):
+        """The keyword arguments for a Server of this class, kw winning."""
+        opts = {"root": cls.root}
+        if cls.threads is not None:
+            opts["threads"] = cls.threads
+        if cls.extra_env is not None:
+            opts["extra_env"] = cls.extra_env
+        opts.update(cls.server_kwargs)
+        opts.update(kw)
+        return opts
+
+    @classmethod
+    def _has_root(cls):
+        return cls.class_server if cls.class_root is None else cls.class_root
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(*cls.server_args, **cls.server_kwargs)
+        if not cls._has_root():
+            return
+        cls.root = cls.build_root()
+        try:
+            cls.prepare_root()
+            if cls.class_server:
+                cls.srv = Server(*cls.server_args, **cls.server_options())
+        except BaseException:
+            if not cls.keep_root:
+                shutil.rmtree(cls.root, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        if not cls._has_root():
+            return
+        rc = 0
+        try:
+            if cls.class_server:
+                rc = cls.srv.stop()
+        finally:
+            if not cls.keep_root:
+                shutil.rmtree(cls.root, ignore_errors=True)
+        if cls.check_exit and rc != 0:
+            raise AssertionError("server exited with %r on SIGTERM; stderr tail: %r"
+                                 % (rc, cls.srv.log[-10:]))
+
+    def fresh_root(self, files=None):
+        """A new document root (make_root(files)) removed after the test."""
+        root = make_root(files)
+        self.addCleanup(shutil.rmtree, root, True)
+        return root
+
+    def start_server(self, *args, **kw):
+        """A server of its own for this test, stopped after it (a no-op if
+        the test stopped it first). Takes Server's arguments; with no root=
+        it gets a default root of its own."""
+        srv = Server(*args, **kw)
+        self.addCleanup(srv.stop)
+        return srv

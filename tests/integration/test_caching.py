@@ -10,12 +10,11 @@ import email.utils
 import gzip
 import os
 import re
-import shutil
 import time
 import unittest
 
 import harness
-from harness import Server, build_request
+from harness import build_request
 
 HTML = "text/html; charset=utf-8"
 OCTET = "application/octet-stream"
@@ -55,10 +54,9 @@ def without(headers, *names):
     return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
-class Base(unittest.TestCase):
+class Base(harness.ServerTest):
     """One server per class on a root built by make_files (rel -> bytes),
     every file stamped with T0_NS unless mtimes says otherwise."""
-    server_args = ()
     mtimes = {}
 
     @classmethod
@@ -66,24 +64,12 @@ class Base(unittest.TestCase):
         return {}
 
     @classmethod
-    def setUpClass(cls):
+    def build_root(cls):
         cls.files = cls.make_files()
-        cls.root = harness.make_root({})
+        root = harness.make_root({})
         for rel, data in cls.files.items():
-            write(os.path.join(cls.root, rel), data, cls.mtimes.get(rel, T0_NS))
-        cls.prepare_root()
-        cls.srv = Server(*cls.server_args, root=cls.root)
-
-    @classmethod
-    def prepare_root(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            shutil.rmtree(cls.root, ignore_errors=True)
+            write(os.path.join(root, rel), data, cls.mtimes.get(rel, T0_NS))
+        return root
 
     def path(self, rel):
         return os.path.join(self.root, rel)
@@ -707,22 +693,14 @@ class TestChanges(Base):
 
     # A fresh server and root for every test, so that one test's changes
     # (or a failure) cannot leave the next one a cold cache.
-    @classmethod
-    def setUpClass(cls):
-        pass
-
-    @classmethod
-    def tearDownClass(cls):
-        pass
+    class_server = False
 
     def setUp(self):
         self.files = self.make_files()
-        self.root = harness.make_root({})
-        self.addCleanup(shutil.rmtree, self.root, True)
+        self.root = self.fresh_root({})
         for rel, data in self.files.items():
             write(os.path.join(self.root, rel), data, T0_NS)
-        self.srv = Server(root=self.root)
-        self.addCleanup(self.srv.stop)
+        self.srv = self.start_server(root=self.root)
 
     def open_conn(self):
         c = self.srv.connect()
@@ -862,8 +840,7 @@ class TestChanges(Base):
         # failed to be watched, so the worker silently stopped caching. One
         # worker, a connection per request (as a browser or curl would).
         self.srv.stop()
-        self.srv = Server(root=self.root, threads=1)
-        self.addCleanup(self.srv.stop)
+        self.srv = self.start_server(root=self.root, threads=1)
 
         def get_alone(rel):
             c = self.srv.connect()

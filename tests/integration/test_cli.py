@@ -15,7 +15,7 @@ import time
 import unittest
 
 import harness
-from harness import BIN, TIMEOUT, Server, make_root
+from harness import BIN, TIMEOUT, Server
 
 LOG_RE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[(main|worker-(\d+))\] "
                     r"\[(error|warn|notice|info)\] \S")
@@ -109,18 +109,23 @@ def check_log_line(tc, line):
     return m
 
 
-class CliBase(unittest.TestCase):
+class CliBase(harness.ServerTest):
+    """A root and a cwd per class; every test starts its own servers."""
+    class_server = False
+    class_root = True
+
     @classmethod
-    def setUpClass(cls):
+    def prepare_root(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mthttpd-cli-")
-        cls.root = make_root()
         # the default root is ./resources: give the cwd one
         shutil.copytree(cls.root, os.path.join(cls.tmp, "resources"))
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        shutil.rmtree(cls.root, ignore_errors=True)
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def base(self):
         return ["--root", self.root, "--access-log", "off"]
@@ -281,7 +286,7 @@ class TestRuntimeErrors(CliBase):
         # A second start on a port in use must not touch the running
         # server's uploads (its temporary files included), create the
         # uploads directory or the access log.
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         c = None
         try:
             c = start_partial_upload(srv, 70000, b"[" + b"1," * 30000)
@@ -324,9 +329,9 @@ class TestRuntimeErrors(CliBase):
 
     def test_uploads_directory_of_a_running_server(self):
         # Several instances may share one uploads directory (no lock).
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         try:
-            srv2 = Server(root=srv.root, threads=1)
+            srv2 = self.start_server(root=srv.root, threads=1)
             try:
                 self.assertEqual(http_get("127.0.0.1", srv2.port).status, 200)
             finally:
@@ -489,10 +494,8 @@ class TestStartupChangesNothing(CliBase):
 
     def test_shared_uploads_new_log(self):
         # A second server on the same root shares its uploads directory.
-        srv = Server(threads=1)
-        self.addCleanup(srv.stop)
-        srv2 = Server(root=srv.root, access_log=self.newlog, threads=1)
-        self.addCleanup(srv2.stop)
+        srv = self.start_server(threads=1)
+        srv2 = self.start_server(root=srv.root, access_log=self.newlog, threads=1)
         self.assertTrue(os.path.isfile(self.newlog))
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         self.assertEqual(http_get("127.0.0.1", srv2.port).status, 200)
@@ -500,8 +503,7 @@ class TestStartupChangesNothing(CliBase):
     def test_success_creates_both(self):
         # The counterpart: the same paths with every check passing are
         # created (the uploads directory and the log).
-        srv = Server("--uploads", self.newup, root=self.root, access_log=self.newlog, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--uploads", self.newup, root=self.root, access_log=self.newlog, threads=1)
         self.assertTrue(os.path.isdir(self.newup))
         self.assertTrue(os.path.isfile(self.newlog))
         self.assertEqual(srv.stop(), 0)
@@ -558,14 +560,12 @@ class TestValidBoundaries(CliBase):
     """Values at the edges of their ranges start the server."""
 
     def start(self, *args):
-        srv = Server(*args, root=self.root, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server(*args, root=self.root, threads=1)
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         return srv
 
     def test_threads_1024(self):
-        srv = Server("--threads", "1024", root=self.root)
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--threads", "1024", root=self.root)
         self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
         self.assertEqual(srv.stop(), 0)
 
@@ -587,10 +587,11 @@ class TestValidBoundaries(CliBase):
 
 
 # ======================================================================
-class TestSignals(unittest.TestCase):
+class TestSignals(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def test_sigterm_exit_0_and_shutdown_logged(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
             n = len(srv.log)
@@ -604,7 +605,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigint_exit_0(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             self.assertEqual(http_get("127.0.0.1", srv.port).status, 200)
             n = len(srv.log)
@@ -615,7 +616,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigterm_closes_idle_keepalive_connection(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             c = srv.connect()
             c.send(harness.build_request("GET", "/", srv.hostport()))
@@ -630,7 +631,7 @@ class TestSignals(unittest.TestCase):
             srv.stop()
 
     def test_sigterm_stops_accepting(self):
-        srv = Server()
+        srv = self.start_server()
         try:
             port = srv.port
             self.assertEqual(srv.stop(signal.SIGTERM), 0)
@@ -646,7 +647,7 @@ class TestSignals(unittest.TestCase):
         # "stop accepting": while an in-flight upload keeps the server
         # draining, a new client is refused at once, not left in the
         # backlog until the exit resets it.
-        srv = Server(threads=2)
+        srv = self.start_server(threads=2)
         c = None
         try:
             c = start_partial_upload(srv, 100, b"[1,")
@@ -671,8 +672,8 @@ class TestSignals(unittest.TestCase):
 
     def test_sigpipe_never_kills(self):
         big = os.urandom(1 << 20) * 32  # 32 MiB, far beyond any socket buffer
-        root = make_root({"big.txt": big})
-        srv = Server(root=root, threads=1)
+        root = self.fresh_root({"big.txt": big})
+        srv = self.start_server(root=root, threads=1)
         try:
             req = harness.build_request("GET", "/big.txt", srv.hostport())
             for i in range(6):
@@ -701,24 +702,31 @@ class TestSignals(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, "exit status after the aborted downloads")
         finally:
             srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 # ======================================================================
-class TestLogFormat(unittest.TestCase):
+class TestLogFormat(harness.ServerTest):
     """SPEC §5: '[YYYY-MM-DD HH:MM:SS] [thread] message'; start-up lines
     name the address, thread count, root and uploads dir."""
+    threads = 7
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mthttpd-cli-log-")
         cls.uploads = os.path.join(cls.tmp, "new-uploads")
-        cls.srv = Server("--uploads", cls.uploads, threads=7)
+        cls.server_args = ("--uploads", cls.uploads)
+        try:
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def main_line(self, pattern):
         m = self.srv.wait_log(re.compile(r"\[main\] .*" + pattern))
@@ -768,11 +776,12 @@ class TestLogFormat(unittest.TestCase):
         self.assertTrue(all(1 <= w <= 7 for w in workers), workers)
 
 
-class TestQuiet(unittest.TestCase):
+class TestQuiet(harness.ServerTest):
     """-q: only warnings and errors on stderr."""
+    class_server = False  # every test starts its own
 
     def test_quiet_suppresses_info(self):
-        root = make_root()
+        root = self.fresh_root()
         port = free_port()
         p = subprocess.Popen([BIN, "-q", "--port", str(port), "--root", root,
                               "--access-log", "off", "--threads", "2"],
@@ -803,11 +812,10 @@ class TestQuiet(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_quiet_still_says_the_port_it_chose(self):
         # --port 0: the listening line is the only way to learn the port
-        root = make_root()
+        root = self.fresh_root()
         p = subprocess.Popen([BIN, "-q", "--port", "0", "--root", root,
                               "--access-log", "off", "--threads", "1"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -828,11 +836,10 @@ class TestQuiet(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_not_quiet_shows_info(self):
         # the counterpart: the same start-up without -q logs info lines
-        srv = Server(threads=2)
+        srv = self.start_server(threads=2)
         try:
             self.assertIsNotNone(srv.wait_log(r"\[main\] .*listening on"))
         finally:

@@ -12,14 +12,13 @@ breaks a client that sent an odd field."""
 import gzip
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
 import unittest
 
 import harness
-from harness import Server, build_request
+from harness import build_request
 
 T0_NS = 1_600_000_000_123_456_789
 STRONG_ETAG = re.compile(r'\A"[\x21\x23-\x7e]*"\Z')
@@ -95,22 +94,13 @@ def decode(r):
     return r.body
 
 
-class Base(unittest.TestCase):
+class Base(harness.ServerTest):
     server_args = ("--types", "all")
 
     @classmethod
-    def setUpClass(cls):
-        cls.root = harness.make_root({})
+    def prepare_root(cls):
         for rel, data in SITE.items():
             write(cls.root, rel, data)
-        cls.srv = Server(*cls.server_args, root=cls.root)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            shutil.rmtree(cls.root, ignore_errors=True)
 
     def get(self, path, ae=None, method="GET", **more):
         h = dict(more)

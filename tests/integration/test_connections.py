@@ -5,13 +5,12 @@ import random
 import re
 import resource
 import select
-import shutil
 import socket
 import threading
 import time
 import unittest
 
-from harness import Server, build_request, make_root
+from harness import ServerTest, build_request
 
 KA_RE = re.compile(r"^timeout=(\d+), max=(\d+)$")
 
@@ -20,24 +19,16 @@ def pages(n=20, prefix="p"):
     return {"%s%d.html" % (prefix, i): ("<p>page %d %s</p>\n" % (i, "x" * i)).encode() for i in range(n)}
 
 
-class Base(unittest.TestCase):
-    server_args = ()
+class Base(ServerTest):
     threads = 2
     extra_files = {}
+    check_exit = True
 
     @classmethod
-    def setUpClass(cls):
+    def make_files(cls):
         cls.files = pages()
         cls.files.update(cls.extra_files)
-        cls.root = make_root(cls.files)
-        cls.srv = Server(*cls.server_args, root=cls.root, threads=cls.threads)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        if rc != 0:
-            raise AssertionError("server exited with %r on SIGTERM; stderr tail: %r" % (rc, cls.srv.log[-10:]))
+        return cls.files
 
     def req(self, path, method="GET", version="HTTP/1.1", headers=None, host=True):
         return build_request(method, path, self.srv.hostport() if host else None, headers, version)
@@ -341,7 +332,7 @@ class TestHeaderTimeout(Base):
         # after the listener's one second of TCP_DEFER_ACCEPT; that second
         # counts towards its header timeout (3 s here), so it gets its 408
         # when a client that sent part of a head does, not a second later.
-        srv = Server("--header-timeout", "3", threads=1)
+        srv = self.start_server("--header-timeout", "3", threads=1)
         try:
             for partial in (b"", b"GET / HTTP/1.1\r\n"):
                 with self.subTest(partial=partial):

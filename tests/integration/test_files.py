@@ -13,7 +13,7 @@ import unittest
 import urllib.parse
 
 import harness
-from harness import Server, ServerTest, build_request, make_root
+from harness import ServerTest, build_request
 
 HTML = "text/html; charset=utf-8"
 OCTET = "application/octet-stream"
@@ -165,17 +165,21 @@ def raw_get(srv, target, method=b"GET", version=b"HTTP/1.1", extra=b""):
 
 
 class FilesBase(ServerTest):
+    threads = 2
+    check_exit = True
+    keep_root = True  # the Tree removes it, with what lies beside it
+
     @classmethod
-    def setUpClass(cls):
+    def build_root(cls):
         cls.tree = Tree()
-        cls.srv = Server(root=cls.tree.root, threads=2)
+        return cls.tree.root
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.srv.stop()
-        cls.tree.cleanup()
-        if rc != 0:
-            raise AssertionError("server exited with %r on SIGTERM; stderr tail: %r" % (rc, cls.srv.log[-10:]))
+        try:
+            super().tearDownClass()
+        finally:
+            cls.tree.cleanup()
 
     def get(self, target, **kw):
         return raw_get(self.srv, target, **kw)
@@ -679,39 +683,48 @@ exec setpriv --inh-caps=-dac_override,-dac_read_search \
 
 @unittest.skipUnless(shutil.which("setpriv") or os.geteuid() != 0,
                      "running as root without setpriv: root reads every file")
-class TestUnreadable(unittest.TestCase):
+class TestUnreadable(ServerTest):
     """A file the server cannot read is 403. As root the server runs
     without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, so mode 000 binds."""
+    threads = 2
+    check_exit = True
+    keep_root = True  # the Tree removes it, with what lies beside it
 
     @classmethod
-    def setUpClass(cls):
+    def build_root(cls):
         cls.tree = Tree()
+        return cls.tree.root
+
+    @classmethod
+    def prepare_root(cls):
         for rel in ("locked.html", "locked.txt"):
             p = os.path.join(cls.tree.root, rel)
             _write(p, SECRET + b" locked\n")
             os.chmod(p, 0)
         os.chmod(os.path.join(cls.tree.root, "emptydir"), 0)
-        env = None
-        old = harness.BIN
         if os.geteuid() == 0:
             cls.wrapper = os.path.join(cls.tree.base, "run-without-dac.sh")
             with open(cls.wrapper, "w") as f:
                 f.write(WRAPPER)
             os.chmod(cls.wrapper, 0o755)
-            harness.BIN = cls.wrapper
-            env = {"MTHTTPD_REAL_BIN": os.path.abspath(old)}
+            cls.extra_env = {"MTHTTPD_REAL_BIN": os.path.abspath(harness.BIN)}
+            harness.BIN = cls.wrapper  # setUpClass puts it back
+
+    @classmethod
+    def setUpClass(cls):
+        old = harness.BIN
         try:
-            cls.srv = Server(root=cls.tree.root, threads=2, extra_env=env)
+            super().setUpClass()
         finally:
             harness.BIN = old
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.srv.stop()
-        os.chmod(os.path.join(cls.tree.root, "emptydir"), 0o755)
-        cls.tree.cleanup()
-        if rc != 0:
-            raise AssertionError("server exited with %r on SIGTERM; stderr tail: %r" % (rc, cls.srv.log[-10:]))
+        try:
+            super().tearDownClass()
+        finally:
+            os.chmod(os.path.join(cls.tree.root, "emptydir"), 0o755)
+            cls.tree.cleanup()
 
     def test_unreadable_file_is_403(self):
         for t in ("/locked.html", "/locked.txt"):
@@ -744,8 +757,12 @@ class TestBodySizes(ServerTest):
              9000, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 70000)
     LONG = "n" * 200  # a long name makes the Content-Disposition long
 
+    server_args = ("--keepalive-max", "100000")
+    threads = 1
+    check_exit = True
+
     @classmethod
-    def setUpClass(cls):
+    def make_files(cls):
         rnd = random.Random(7)
         cls.files = {}
         for n in cls.SIZES:
@@ -753,15 +770,7 @@ class TestBodySizes(ServerTest):
             cls.files["s%d.txt" % n] = data
             cls.files["%s%d.txt" % (cls.LONG, n)] = data
             cls.files["h%d.html" % n] = data
-        cls.root = make_root(cls.files)
-        cls.srv = Server("--keepalive-max", "100000", root=cls.root, threads=1)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        if rc != 0:
-            raise AssertionError("server exited with %r on SIGTERM" % rc)
+        return cls.files
 
     def test_every_size_twice_on_one_connection(self):
         c = self.srv.connect()

@@ -15,7 +15,7 @@ import time
 import unittest
 
 import harness
-from harness import Server, build_request
+from harness import build_request
 
 ROUNDS = 500          # per kind of change
 STALE_TRIALS = 3000   # issue 11 item 8
@@ -59,22 +59,19 @@ class KeptConn:
         self.c = None
 
 
-class TestChanges(unittest.TestCase):
+class TestChanges(harness.ServerTest):
     """At least ROUNDS rounds of each kind of change to a cached file; after
     each, a GET on a new connection and one on a kept-alive connection must
     both return exactly the file's bytes."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.root = harness.make_root({"f/page.html": b"start\n"})
-        cls.srv = Server("--keepalive-max", "1000000", root=cls.root, threads=2)
-        cls.stale = {}
+    server_args = ("--keepalive-max", "1000000")
+    threads = 2
+    root_files = {"f/page.html": b"start\n"}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        import shutil
-        shutil.rmtree(cls.root, ignore_errors=True)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stale = {}
 
     def check_rounds(self, kind, change):
         rnd = random.Random(kind)
@@ -128,13 +125,14 @@ class TestChanges(unittest.TestCase):
         self.check_rounds("truncate", change)
 
 
-class TestReplacedBeforeFirstWatch(unittest.TestCase):
+class TestReplacedBeforeFirstWatch(harness.ServerTest):
     """Issue 11 item 8: a file in a directory nothing watched yet, replaced by
     rename 0-80 us after the GET that caches it was sent, is not cached with
     its old inode. The loop is race_rename.c (a Python loop's timing is too
     coarse to hit the window): 3,000 trials, each checked at once and again
     after 20 ms; the racing GET is the path's first in half of them and its
     second (the one the cache admits) in the others."""
+    class_server = False  # every test starts its own
 
     def test_no_stale_after_rename_over(self):
         tmp = tempfile.mkdtemp(prefix="mthttpd-race-")
@@ -144,8 +142,8 @@ class TestReplacedBeforeFirstWatch(unittest.TestCase):
         subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
         root = os.path.join(tmp, "root")
         os.mkdir(root)
-        with Server("--keepalive-max", "1000000", root=root, threads=1,
-                    access_log="off") as srv:
+        with self.start_server("--keepalive-max", "1000000", root=root, threads=1,
+                               access_log="off") as srv:
             p = subprocess.run([exe, str(srv.port), root, str(STALE_TRIALS), "55"],
                                capture_output=True, timeout=90)
             self.assertEqual(p.returncode, 0, p.stderr)
@@ -158,8 +156,9 @@ class TestReplacedBeforeFirstWatch(unittest.TestCase):
             self.assertGreaterEqual(done, 1000, "only %d trials in 55 s" % done)
 
 
-class TestNarrowInvalidation(unittest.TestCase):
+class TestNarrowInvalidation(harness.ServerTest):
     """Uploads into a watched directory drop nothing that is cached."""
+    class_server = False  # every test starts its own
 
     def held_fds(self, srv, path):
         want = os.path.realpath(path)
@@ -176,9 +175,8 @@ class TestNarrowInvalidation(unittest.TestCase):
     def test_uploads_cost_the_hot_set_nothing(self):
         # The uploads go into a directory that also holds a served file:
         # every upload is an event on that directory's watch.
-        root = harness.make_root({"docs/readme.txt": b"about uploads\n"})
-        self.addCleanup(__import__("shutil").rmtree, root, True)
-        with Server("--uploads", os.path.join(root, "docs"), root=root, threads=1) as srv:
+        root = self.fresh_root({"docs/readme.txt": b"about uploads\n"})
+        with self.start_server("--uploads", os.path.join(root, "docs"), root=root, threads=1) as srv:
             for url in ("/index.html", "/docs/readme.txt"):
                 for _ in range(2):
                     self.assertEqual(srv.get(url).status, 200)
@@ -198,10 +196,11 @@ class TestNarrowInvalidation(unittest.TestCase):
             self.assertEqual(self.held_fds(srv, os.path.join(root, "index.html")), index)
 
 
-class TestLowDescriptorLimit(unittest.TestCase):
+class TestLowDescriptorLimit(harness.ServerTest):
     """Issue 11 item 3: with RLIMIT_NOFILE 1024 and 4 threads, 3,000
     distinct files (each asked for twice, so the caches take them) leave
     the server able to serve every file afterwards."""
+    class_server = False  # every test starts its own
 
     def limited_server(self, root, threads):
         """The server under RLIMIT_NOFILE 1024, soft and hard (it raises
@@ -213,8 +212,8 @@ class TestLowDescriptorLimit(unittest.TestCase):
         saved = harness.BIN
         harness.BIN = wrapper
         try:
-            srv = Server("--keepalive-max", "1000000", root=root, threads=threads, access_log="off",
-                         extra_env={"REAL_BIN": saved})
+            srv = self.start_server("--keepalive-max", "1000000", root=root, threads=threads,
+                                    access_log="off", extra_env={"REAL_BIN": saved})
         finally:
             harness.BIN = saved
         with open("/proc/%d/limits" % srv.proc.pid) as f:
@@ -222,8 +221,7 @@ class TestLowDescriptorLimit(unittest.TestCase):
         return srv
 
     def test_served_after_many_files(self):
-        root = harness.make_root({})
-        self.addCleanup(__import__("shutil").rmtree, root, True)
+        root = self.fresh_root({})
         for i in range(3000):
             d = os.path.join(root, "many", "%02d" % (i % 50))
             os.makedirs(d, exist_ok=True)
@@ -252,8 +250,7 @@ class TestLowDescriptorLimit(unittest.TestCase):
         """Every descriptor taken (cached files and idle connections), a
         request for another file is still served: the cache sheds cold
         entries and the open is tried again."""
-        root = harness.make_root({})
-        self.addCleanup(__import__("shutil").rmtree, root, True)
+        root = self.fresh_root({})
         os.mkdir(os.path.join(root, "w"))
         for i in range(400):
             write(os.path.join(root, "w", "%d.html" % i), b"w %d\n" % i)

@@ -26,7 +26,7 @@ import time
 import unittest
 
 import harness
-from harness import Server, build_request, make_root
+from harness import ServerTest, build_request
 
 UPLOAD_RE = re.compile(r"^upload_.*\.json$")
 TMP_RE = re.compile(r"^\.upload-.*\.tmp$")
@@ -91,21 +91,12 @@ def parse_multipart(body, boundary):
 
 # ------------------------------------------------------------------ 1
 
-class TestMultipartLatency(unittest.TestCase):
+class TestMultipartLatency(ServerTest):
     """Issue 11.1: the closing boundary of a multipart/byteranges answer
     went out with MSG_MORE on a keep-alive connection, and the kernel held
     it ~200 ms until its cork timer fired."""
     DATA = b"0123456789abcdef"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.root = make_root({"ten.txt": cls.DATA})
-        cls.srv = Server(root=cls.root)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
+    root_files = {"ten.txt": DATA}
 
     def test_two_ranges_answered_at_once_five_times(self):
         req = build_request("GET", "/ten.txt", self.srv.hostport(), {"Range": "bytes=0-0,2-2"})
@@ -136,23 +127,17 @@ class TestMultipartLatency(unittest.TestCase):
 
 # ------------------------------------------------------------------ 2
 
-class TestClientThatNeverReads(unittest.TestCase):
+class TestClientThatNeverReads(ServerTest):
     """Issue 11.2: a client that asks for a big file, never reads and sends
     a byte every 0.5 s must be closed --keepalive-timeout after its send
     buffer filled (each byte used to restart the write timer)."""
     KEEPALIVE = 3
+    server_args = ("--keepalive-timeout", str(KEEPALIVE))
 
     @classmethod
-    def setUpClass(cls):
-        cls.root = make_root()
+    def prepare_root(cls):
         with open(os.path.join(cls.root, "big.txt"), "wb") as f:
             f.truncate(64 << 20)  # sparse: reads as zeros
-        cls.srv = Server("--keepalive-timeout", str(cls.KEEPALIVE), root=cls.root)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
 
     def test_closed_within_timeout_after_send_buffer_full(self):
         srv = self.srv
@@ -212,22 +197,15 @@ class TestClientThatNeverReads(unittest.TestCase):
 
 # ------------------------------------------------------------------ 4
 
-class TestExpectLists(unittest.TestCase):
+class TestExpectLists(ServerTest):
     """Issue 11.4: `Expect: foo, 100-continue` got 417 with keep-alive, and
     the next request was eaten as the refused body (400)."""
     BODY = b'{"expect": "list", "n": [1, 2, 3]}'
     VALUES = ("foo, 100-continue", "100-continue, foo")
 
     @classmethod
-    def setUpClass(cls):
-        cls.root = make_root()
+    def prepare_root(cls):
         cls.updir = os.path.join(cls.root, "uploads")
-        cls.srv = Server(root=cls.root)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
 
     def head(self, expect):
         return build_request("POST", "/upload", self.srv.hostport(),
@@ -291,24 +269,18 @@ class TestExpectLists(unittest.TestCase):
 
 # ------------------------------------------------------------------ 5
 
-class TestLongConditionalLists(unittest.TestCase):
+class TestLongConditionalLists(ServerTest):
     """Issue 11.5: If-Match / If-None-Match field lines were joined into a
     1 KiB buffer; what did not fit was lost (412 where 200 was due, 200
     where 304 was due)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.root = make_root()
-        cls.srv = Server(root=cls.root)
+        super().setUpClass()
         r = cls.srv.get("/index.html")
         assert r.status == 200 and r.header("ETag"), r
         cls.etag = r.header("ETag")
         cls.page = r.body
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
 
     @staticmethod
     def filler(first, last):
@@ -360,17 +332,18 @@ class TestLongConditionalLists(unittest.TestCase):
 
 # ------------------------------------------------------------------ 7
 
-class TestSlowBodies(unittest.TestCase):
+class TestSlowBodies(ServerTest):
     """Issue 11.7: --body-min-rate BYTES/S (default 500, 0 disables), as
     mod_reqtimeout's body=20,MinRate=500: a body must arrive within 20 s
     plus 1 s per MinRate bytes received, else 408 (when it can) and close.
     The two clients run at the same time, against two servers."""
     GRACE = 20
+    class_server = False  # every test starts its own
 
     def test_body_min_rate_option(self):
         for value in ("0", "500", "2000"):
             with self.subTest(value=value):
-                srv = Server("--body-min-rate", value)
+                srv = self.start_server("--body-min-rate", value)
                 try:
                     self.assertEqual(srv.get("/index.html").status, 200)
                 finally:
@@ -385,10 +358,10 @@ class TestSlowBodies(unittest.TestCase):
     def trickler(self, res):
         """Two bytes every 1.5 s against the default rate: cut within 45 s,
         not before the grace is over; nothing left in the uploads dir."""
-        root = make_root()
+        root = self.fresh_root()
         srv = None
         try:
-            srv = Server(root=root)  # the default --body-min-rate
+            srv = self.start_server(root=root)  # the default --body-min-rate
             updir = os.path.join(root, "uploads")
             c = srv.connect()
             t0 = time.monotonic()
@@ -432,15 +405,14 @@ class TestSlowBodies(unittest.TestCase):
         finally:
             if srv is not None:
                 srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
     def steady(self, res):
         """A slow but honest client, 8 KiB/s for ~25 s with
         --body-min-rate 2000: not cut, 201, the file holds its bytes."""
-        root = make_root()
+        root = self.fresh_root()
         srv = None
         try:
-            srv = Server("--body-min-rate", "2000", root=root)
+            srv = self.start_server("--body-min-rate", "2000", root=root)
             updir = os.path.join(root, "uploads")
             size = 25 * 8192
             prefix = b'{"slow": "'
@@ -472,7 +444,6 @@ class TestSlowBodies(unittest.TestCase):
         finally:
             if srv is not None:
                 srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_trickled_body_cut_steady_slow_body_not(self):
         trick, steady = {}, {}
@@ -502,7 +473,7 @@ class TestSlowBodies(unittest.TestCase):
 
 # ------------------------------------------------------------ slowhttptest
 
-class TestSlowHttpTest(unittest.TestCase):
+class TestSlowHttpTest(ServerTest):
     """slowhttptest's three slow modes, one after the other, each at most
     15 s, while a normal client GETs /index.html every 100 ms on fresh
     connections: every GET succeeds, their p99 under 100 ms."""
@@ -510,18 +481,15 @@ class TestSlowHttpTest(unittest.TestCase):
     CONNS = 300
     RATE = 100
 
+    server_args = ("--header-timeout", "5", "--keepalive-timeout", "5",
+                   "--max-conns", "4000", "--access-log", "off", "-q")
+    root_files = {"big.txt": b"b" * (1 << 20)}
+
     @classmethod
     def setUpClass(cls):
         cls.tool = shutil.which("slowhttptest")
-        cls.root = make_root({"big.txt": b"b" * (1 << 20)})
-        cls.srv = Server("--header-timeout", "5", "--keepalive-timeout", "5",
-                         "--max-conns", "4000", "--access-log", "off", "-q", root=cls.root)
+        super().setUpClass()
         cls.page = b"<!doctype html><title>home</title><p>home</p>\n"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
 
     def timed_get(self, req):
         """One request on a fresh connection that the server closes after

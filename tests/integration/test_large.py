@@ -12,20 +12,12 @@ MARK = b"past-4GiB:" + bytes(range(256))
 
 class LargeFile(harness.ServerTest):
     @classmethod
-    def setUpClass(cls):
-        cls.root = harness.make_root({})
+    def prepare_root(cls):
         path = os.path.join(cls.root, "huge.txt")
         with open(path, "wb") as f:
             f.truncate(SIZE)
             f.seek(MARK_AT)
             f.write(MARK)
-        cls.srv = harness.Server(root=cls.root)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        import shutil
-        shutil.rmtree(cls.root, ignore_errors=True)
 
     def test_head_reports_the_64_bit_length(self):
         r = self.srv.get("/huge.txt", method="HEAD")

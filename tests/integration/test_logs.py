@@ -14,7 +14,7 @@ import unittest
 import subprocess
 import uuid
 
-from harness import BIN, TIMEOUT, Server, build_request, make_root
+from harness import BIN, TIMEOUT, ServerTest, build_request
 
 CLF_RE = re.compile(r'^(\S+) - - \[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "(.*?)" (\d{3}) (\d+|-) "(.*?)" "(.*?)"$')
 # The same format, but quoted fields only end at an unescaped quote.
@@ -75,7 +75,9 @@ def complete_lines(path):
     return data.split(b"\n")[:-1]
 
 
-class LogTest(unittest.TestCase):
+class LogTest(ServerTest):
+    class_server = False  # unless a class says otherwise, each test starts its own
+
     def check_all_lines(self, lines):
         for ln in lines:
             self.assertTrue(all(0x20 <= c < 0x7F for c in ln), "raw control or non-ASCII byte: %r" % ln)
@@ -103,20 +105,16 @@ class LogTest(unittest.TestCase):
 
 
 class TestAccessLog(LogTest):
+    class_server = True
+    threads = 2
+    check_exit = True
+
     @classmethod
     def setUpClass(cls):
-        cls.root = make_root()
-        cls.srv = Server(root=cls.root, threads=2)
+        super().setUpClass()
         cls.path = cls.srv.access_log
         with open(os.path.join(cls.root, "index.html"), "rb") as f:
             cls.index = f.read()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        if rc != 0:
-            raise AssertionError("server exited with %r on SIGTERM; stderr tail: %r" % (rc, cls.srv.log[-10:]))
 
     def send(self, raw):
         c = self.srv.connect()
@@ -286,8 +284,7 @@ class TestCutResponses(LogTest):
     BIG = 64 << 20
 
     def setUp(self):
-        self.root = make_root()
-        self.addCleanup(shutil.rmtree, self.root, True)
+        self.root = self.fresh_root()
         with open(os.path.join(self.root, "big.txt"), "wb") as f:
             f.truncate(self.BIG)
 
@@ -307,16 +304,14 @@ class TestCutResponses(LogTest):
         self.assertLess(int(e.bytes), self.BIG, "a cut transfer logged as complete")
 
     def test_client_leaves_mid_download(self):
-        srv = Server(root=self.root, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server(root=self.root, threads=1)
         tok = token()
         c = self.start_download(srv, tok)
         c.close()
         self.check_cut(srv.access_log, tok)
 
     def test_shutdown_cuts_a_download(self):
-        srv = Server(root=self.root, threads=1)
-        self.addCleanup(srv.stop)
+        srv = self.start_server(root=self.root, threads=1)
         tok = token()
         c = self.start_download(srv, tok)
         try:
@@ -331,11 +326,11 @@ class TestAccessLogOff(LogTest):
     def test_off_writes_nothing(self):
         cwd = os.getcwd()
         tmp = tempfile.mkdtemp(prefix="mthttpd-cwd-")
-        root = make_root()
+        root = self.fresh_root()
         try:
             os.chdir(tmp)
             try:
-                srv = Server(root=root, access_log="off")
+                srv = self.start_server(root=root, access_log="off")
             finally:
                 os.chdir(cwd)
             try:
@@ -350,13 +345,12 @@ class TestAccessLogOff(LogTest):
                 srv.stop()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(root, ignore_errors=True)
 
 
 class TestAccessLogStdout(LogTest):
     def test_dash_is_stdout(self):
-        root = make_root()
-        srv = Server(root=root, access_log="-")
+        root = self.fresh_root()
+        srv = self.start_server(root=root, access_log="-")
         try:
             tok = token()
             self.assertEqual(srv.get("/index.html?%s" % tok).status, 200)
@@ -375,20 +369,15 @@ class TestAccessLogStdout(LogTest):
             self.assertFalse(any(tok in ln for ln in srv.log), "access log line went to stderr")
         finally:
             srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 class TestReopenAndExit(LogTest):
     def setUp(self):
-        self.root = make_root()
+        self.root = self.fresh_root()
         self.dir = tempfile.mkdtemp(prefix="mthttpd-logs-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.path = os.path.join(self.dir, "access.log")
-        self.srv = Server(root=self.root, access_log=self.path, threads=2)
-
-    def tearDown(self):
-        self.srv.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.srv = self.start_server(root=self.root, access_log=self.path, threads=2)
 
     def test_sighup_reopens(self):
         a = token()
@@ -441,9 +430,9 @@ class TestReopenAndExit(LogTest):
 
 class TestServerLog(LogTest):
     def test_stderr_lines_well_formed(self):
-        root = make_root()
+        root = self.fresh_root()
         threads = 3
-        srv = Server("--header-timeout", "1", root=root, threads=threads)
+        srv = self.start_server("--header-timeout", "1", root=root, threads=threads)
         try:
             m = srv.wait_log(r"\[main\] .*listening on")
             self.assertIsNotNone(m, srv.log)
@@ -480,12 +469,11 @@ class TestServerLog(LogTest):
                     self.assertTrue(1 <= int(mm.group(1)) <= threads, ln)
         finally:
             srv.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
     def test_ipv4_client_of_a_dual_stack_listener_has_one_name(self):
         # On "::" an IPv4 client is an IPv4-mapped address; both logs name
         # it 127.0.0.1, so a log-scanning rule sees one client, not two.
-        srv = Server("--allow-host", "*", host="::", threads=1)
+        srv = self.start_server("--allow-host", "*", host="::", threads=1)
         try:
             hp = ("127.0.0.1:%d" % srv.port).encode()
             n0 = len(srv.log)
@@ -507,9 +495,8 @@ class TestSeverity(LogTest):
     warnings and errors; a refused request is not a warning."""
 
     def test_levels(self):
-        root = make_root()
-        self.addCleanup(shutil.rmtree, root, True)
-        srv = Server(root=root, threads=1)
+        root = self.fresh_root()
+        srv = self.start_server(root=root, threads=1)
         try:
             # --port 0: the line naming the chosen port is a notice (-q keeps it)
             self.assertIsNotNone(srv.wait_log(r"^\[[^\]]+\] \[main\] \[notice\] mthttpd/\S+ listening on "))
@@ -526,10 +513,9 @@ class TestSeverity(LogTest):
             srv.stop()
 
     def test_refusal_is_info_and_quiet_hides_it(self):
-        root = make_root()
-        self.addCleanup(shutil.rmtree, root, True)
+        root = self.fresh_root()
         for quiet in (False, True):
-            srv = Server(*(["-q"] if quiet else []), root=root, threads=1)
+            srv = self.start_server(*(["-q"] if quiet else []), root=root, threads=1)
             try:
                 n = len(srv.log)
                 self.assertEqual(srv.get("/%zz").status, 400)
@@ -547,8 +533,7 @@ class TestSeverity(LogTest):
     def test_quiet_keeps_warnings(self):
         # A stale temporary upload file is removed at start with a warning:
         # --quiet must still show it, and nothing at info level.
-        root = make_root()
-        self.addCleanup(shutil.rmtree, root, True)
+        root = self.fresh_root()
         os.mkdir(os.path.join(root, "uploads"))
         stale = os.path.join(root, "uploads", ".upload-crashed1.tmp")
         with open(stale, "w") as f:
@@ -556,7 +541,7 @@ class TestSeverity(LogTest):
         # a name without host and pid: removed once over an hour old
         old = time.time() - 2 * 3600
         os.utime(stale, (old, old))
-        srv = Server("-q", root=root, threads=1)
+        srv = self.start_server("-q", root=root, threads=1)
         try:
             m = srv.wait_log(r"\[main\] \[warn\] removed 1 temporary upload file")
             self.assertIsNotNone(m, srv.log)
@@ -574,9 +559,8 @@ class TestSighupSays(LogTest):
     """SIGHUP names what it reopened, or says there was nothing to reopen."""
 
     def hup(self, access_log, pattern):
-        root = make_root()
-        self.addCleanup(shutil.rmtree, root, True)
-        srv = Server(root=root, access_log=access_log, threads=1)
+        root = self.fresh_root()
+        srv = self.start_server(root=root, access_log=access_log, threads=1)
         try:
             n = len(srv.log)
             srv.proc.send_signal(signal.SIGHUP)
@@ -605,9 +589,8 @@ class TestSighupSays(LogTest):
         logdir = os.path.join(d, "logs")
         os.mkdir(logdir)
         path = os.path.join(logdir, "access.log")
-        root = make_root()
-        self.addCleanup(shutil.rmtree, root, True)
-        srv = Server(root=root, access_log=path, threads=1)
+        root = self.fresh_root()
+        srv = self.start_server(root=root, access_log=path, threads=1)
         try:
             # the log's directory disappears: the reopen cannot create it
             os.rename(logdir, logdir + ".old")
@@ -627,16 +610,14 @@ class TestSighupSays(LogTest):
 class TestJsonFormat(LogTest):
     """--log-format json: one object per line, every field escaped."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.root = make_root()
-        cls.srv = Server("--log-format", "json", root=cls.root, threads=2)
-        cls.path = cls.srv.access_log
+    class_server = True
+    server_args = ("--log-format", "json")
+    threads = 2
 
     @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.path = cls.srv.access_log
 
     def json_lines(self, tok, count=1):
         t = tok.encode()

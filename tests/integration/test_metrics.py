@@ -6,7 +6,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import Server, make_root, BIN
+from harness import ServerTest, make_root, BIN
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
@@ -22,14 +22,9 @@ def parse(text):
     return out
 
 
-class TestMetrics(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server("--metrics", "/metrics", threads=2)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
+class TestMetrics(ServerTest):
+    server_args = ("--metrics", "/metrics")
+    threads = 2
 
     def scrape(self):
         r = self.srv.get("/metrics")
@@ -95,7 +90,7 @@ class TestMetrics(unittest.TestCase):
         self.assertGreater(b["mthttpd_start_time_seconds"], 1.7e9)
 
     def test_not_allowed_client_gets_403(self):
-        srv = Server("--metrics", "/m", "--metrics-allow", "10.0.0.0/8", threads=1)
+        srv = self.start_server("--metrics", "/m", "--metrics-allow", "10.0.0.0/8", threads=1)
         try:
             r = srv.get("/m")
             self.assertEqual(r.status, 403, r)
@@ -104,7 +99,7 @@ class TestMetrics(unittest.TestCase):
             srv.stop()
 
     def test_off_by_default(self):
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         try:
             self.assertEqual(srv.get("/metrics").status, 404)
         finally:

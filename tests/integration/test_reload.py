@@ -8,7 +8,7 @@ import signal
 import tempfile
 import unittest
 
-from harness import Server
+from harness import ServerTest
 
 
 def write(path, data):
@@ -34,7 +34,9 @@ def switch_link(link, target):
     os.replace(tmp, link)
 
 
-class TestReload(unittest.TestCase):
+class TestReload(ServerTest):
+    class_server = False  # every test starts its own
+
     def setUp(self):
         self.base = tempfile.mkdtemp(prefix="mthttpd-deploy-")
         self.addCleanup(shutil.rmtree, self.base, True)
@@ -42,9 +44,7 @@ class TestReload(unittest.TestCase):
         os.mkdir(self.up)
 
     def start(self, root):
-        srv = Server("--uploads", self.up, root=root, threads=2)
-        self.addCleanup(srv.stop)
-        return srv
+        return self.start_server("--uploads", self.up, root=root, threads=2)
 
     def body(self, srv, path):
         r = srv.get(path)

@@ -17,7 +17,7 @@ import unittest
 import uuid
 
 import harness
-from harness import BIN, TIMEOUT, Server, build_request, make_root
+from harness import BIN, TIMEOUT, build_request
 
 TOP = harness.TOP
 MAN = os.path.join(TOP, "mthttpd.8")
@@ -312,12 +312,13 @@ class NotifySocket:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class TestNotify(unittest.TestCase):
+class TestNotify(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def run_protocol(self, abstract):
         ns = NotifySocket(abstract)
         self.addCleanup(ns.close)
-        srv = Server(extra_env={"NOTIFY_SOCKET": ns.env}, threads=2)
+        srv = self.start_server(extra_env={"NOTIFY_SOCKET": ns.env}, threads=2)
         try:
             msg = ns.recv()
             self.assertEqual(msg.get("READY"), "1", msg)
@@ -355,14 +356,14 @@ class TestNotify(unittest.TestCase):
         env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         p = subprocess.run([BIN, "--help"], env=env, capture_output=True, timeout=TIMEOUT)
         self.assertEqual(p.returncode, 0)
-        srv = Server(threads=1)
+        srv = self.start_server(threads=1)
         try:
             self.assertEqual(srv.get("/").status, 200)
         finally:
             self.assertEqual(srv.stop(), 0)
 
     def test_bad_notify_socket_is_a_warning(self):
-        srv = Server(extra_env={"NOTIFY_SOCKET": "relative/path"}, threads=1)
+        srv = self.start_server(extra_env={"NOTIFY_SOCKET": "relative/path"}, threads=1)
         try:
             self.assertIsNotNone(srv.wait_log(r"\[warn\] NOTIFY_SOCKET relative/path: "))
             self.assertEqual(srv.get("/").status, 200)
@@ -382,24 +383,24 @@ def ids(pid):
 
 
 @unittest.skipIf(os.geteuid() != 0, "--user needs the tests to run as root")
-class TestUser(unittest.TestCase):
+class TestUser(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         cls.pw = pwd.getpwnam("nobody")
 
     def setUp(self):
-        self.root = make_root()
+        self.root = self.fresh_root()
         os.chmod(self.root, 0o755)  # mkdtemp made it 0700: nobody could not read it
-        self.addCleanup(shutil.rmtree, self.root, True)
         self.logdir = tempfile.mkdtemp(prefix="mthttpd-userlog-")
         os.chmod(self.logdir, 0o755)
         self.addCleanup(shutil.rmtree, self.logdir, True)
 
     def start(self, *args, alog=None):
-        srv = Server("--user", "nobody", *args, root=self.root, threads=2,
-                     access_log=alog or os.path.join(self.logdir, "access.log"))
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--user", "nobody", *args, root=self.root, threads=2,
+                                access_log=alog or os.path.join(self.logdir, "access.log"))
         return srv
 
     def test_runs_as_nobody_and_serves(self):
@@ -428,8 +429,7 @@ class TestUser(unittest.TestCase):
 
     def test_group_given(self):
         g = grp.getgrnam("nogroup") if "nogroup" in [x.gr_name for x in grp.getgrall()] else grp.getgrgid(self.pw.pw_gid)
-        srv = Server("--user", "nobody:" + g.gr_name, root=self.root, threads=1, access_log="off")
-        self.addCleanup(srv.stop)
+        srv = self.start_server("--user", "nobody:" + g.gr_name, root=self.root, threads=1, access_log="off")
         uids, gids, _ = ids(srv.proc.pid)
         self.assertEqual(uids, [self.pw.pw_uid] * 4)
         self.assertEqual(gids, [g.gr_gid] * 4)

@@ -28,11 +28,13 @@ PIECES = [
 ]
 
 
-class Soak(unittest.TestCase):
+class Soak(harness.ServerTest):
+    class_server = False  # the test checks its own server's exit code
+
     def test_hostile_traffic_does_not_hurt(self):
-        root = harness.make_root({"big.txt": b"z" * 200000})
-        srv = harness.Server("--header-timeout", "2", "--keepalive-timeout", "2",
-                             "--max-upload", "64k", root=root, threads=2)
+        root = self.fresh_root({"big.txt": b"z" * 200000})
+        srv = self.start_server("--header-timeout", "2", "--keepalive-timeout", "2",
+                                "--max-upload", "64k", root=root, threads=2)
         counts = [0] * THREADS
         try:
             def client(seed):
@@ -70,8 +72,6 @@ class Soak(unittest.TestCase):
             self.assertEqual(r.status, 200, r)
         finally:
             rc = srv.stop()
-            import shutil
-            shutil.rmtree(root, ignore_errors=True)
         self.assertEqual(rc, 0, srv.log[-10:])
 
 

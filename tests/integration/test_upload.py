@@ -19,7 +19,7 @@ import time
 import unittest
 
 import harness
-from harness import Server, build_request, make_root
+from harness import ServerTest, build_request
 
 NAME_RE = re.compile(r"^upload_(\d{8})_(\d{6})_([a-z0-9]{6,})\.json$")
 LOCATION_RE = re.compile(r"^/uploads/(upload_\d{8}_\d{6}_[a-z0-9]{6,}\.json)$")
@@ -146,8 +146,9 @@ def error_offset(body):
     return int(m.group(1)) if m else None
 
 
-class UploadCase(unittest.TestCase):
+class UploadCase(ServerTest):
     """Checks shared by every class: self.srv and self.updir are set."""
+    class_server = False  # OwnServer has one; the others start their own
 
     def check_created(self, resp, sent, t0, t1, srv=None, updir=None):
         """resp is a correct 201 for the bytes sent, made between t0 and t1
@@ -209,21 +210,14 @@ class UploadCase(unittest.TestCase):
 
 class OwnServer(UploadCase):
     """One server for the class, with its own root and uploads dir."""
-    server_args = ()
+    class_server = True
     threads = 2
     named_temps = False   # run with O_TMPFILE refused (named temporary files)
 
     @classmethod
-    def setUpClass(cls):
-        cls.root = make_root()
+    def prepare_root(cls):
         cls.updir = os.path.join(cls.root, "uploads")
-        cls.srv = Server(*cls.server_args, root=cls.root, threads=cls.threads,
-                         extra_env=no_tmpfile_env() if cls.named_temps else None)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
+        cls.extra_env = no_tmpfile_env() if cls.named_temps else None
 
 
 # ---------------------------------------------------------------- basics
@@ -1001,8 +995,8 @@ class UploadDiskFull(UploadCase):
         if p.returncode != 0:
             shutil.rmtree(self.base, ignore_errors=True)
             self.skipTest("cannot mount a tmpfs: %s" % p.stderr.decode(errors="replace").strip())
-        self.root = make_root()
-        self.srv = Server("--uploads", self.updir, root=self.root)
+        self.root = self.fresh_root()
+        self.srv = self.start_server("--uploads", self.updir, root=self.root)
 
     def tearDown(self):
         self.srv.stop()
@@ -1010,7 +1004,6 @@ class UploadDiskFull(UploadCase):
         if os.path.ismount(self.updir):
             subprocess.run(["umount", "-l", self.updir], capture_output=True, timeout=20)
         shutil.rmtree(self.base, ignore_errors=True)
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def test_disk_full_507_leaves_nothing(self):
         body = b"[" + b'"0123456789abcdefghijklmnopqrstuvwxyz",' * 5400 + b"1]"
@@ -1044,19 +1037,18 @@ class UploadCrash(UploadCase):
     named_temps = False
 
     def setUp(self):
-        self.root = make_root()
+        self.root = self.fresh_root()
         self.updir = tempfile.mkdtemp(prefix="mthttpd-crash-up-")
         self.servers = []
 
     def tearDown(self):
         for s in self.servers:
             s.stop(sig=signal.SIGKILL)
-        shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self.updir, ignore_errors=True)
 
     def start(self):
-        s = Server("--uploads", self.updir, root=self.root, threads=2,
-                   extra_env=no_tmpfile_env() if self.named_temps else None)
+        s = self.start_server("--uploads", self.updir, root=self.root, threads=2,
+                              extra_env=no_tmpfile_env() if self.named_temps else None)
         self.servers.append(s)
         return s
 
@@ -1184,15 +1176,13 @@ class UploadSharedDirectory(UploadCase):
     clean-up of each other's files, every upload stored exactly once."""
 
     def test_three_instances_share_uploads(self):
-        root = make_root()
+        root = self.fresh_root()
         updir = tempfile.mkdtemp(prefix="mthttpd-shared-up-")
-        self.addCleanup(shutil.rmtree, root, True)
         self.addCleanup(shutil.rmtree, updir, True)
         srvs = []
         for i in range(3):
-            s = Server("--uploads", updir, root=root, threads=1,
-                       extra_env=no_tmpfile_env() if i == 2 else None)
-            self.addCleanup(s.stop)
+            s = self.start_server("--uploads", updir, root=root, threads=1,
+                                  extra_env=no_tmpfile_env() if i == 2 else None)
             srvs.append(s)
         sent = {}
         lock = threading.Lock()

@@ -59,18 +59,36 @@ class UploadsDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-class ReadBackOutsideRoot(unittest.TestCase):
-    """--uploads outside the root, default --types seed."""
+class OutsideUploads(harness.ServerTest):
+    """A class server with --uploads in a directory of its own outside the
+    root (cls.updir), filled by fill_uploads() before the server starts."""
+    uploads_args = ()
+
+    @classmethod
+    def fill_uploads(cls):
+        pass
 
     @classmethod
     def setUpClass(cls):
         cls.updir = tempfile.mkdtemp(prefix="mthttpd-uploads-")
-        cls.srv = Server("--uploads", cls.updir)
+        cls.server_args = ("--uploads", cls.updir) + tuple(cls.uploads_args)
+        try:
+            cls.fill_uploads()
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.updir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.updir, ignore_errors=True)
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.updir, ignore_errors=True)
+
+
+class ReadBackOutsideRoot(OutsideUploads):
+    """--uploads outside the root, default --types seed."""
 
     def test_location_returns_the_bytes_sent(self):
         bodies = [b'{"a":1}', b' [1, 2.5e3, "\xc3\xa9\xe2\x82\xac", null, {"k": [true, false]}] \n',
@@ -220,10 +238,11 @@ class MediaTypes(harness.ServerTest):
                 self.assertIn(b"+json", r.body)
 
 
-class Listing(unittest.TestCase):
+class Listing(OutsideUploads):
+    uploads_args = ("--upload-index",)
+
     @classmethod
-    def setUpClass(cls):
-        cls.updir = tempfile.mkdtemp(prefix="mthttpd-uploads-")
+    def fill_uploads(cls):
         # Five documents with known, distinct modification times, plus
         # files that are no stored upload.
         cls.names = []
@@ -236,12 +255,6 @@ class Listing(unittest.TestCase):
         for n in (".upload-h-1-aaaaaaaaaaaa.tmp", "other.json", "upload_x.json"):
             with open(os.path.join(cls.updir, n), "wb") as f:
                 f.write(b"{}")
-        cls.srv = Server("--uploads", cls.updir, "--upload-index")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.updir, ignore_errors=True)
 
     def page(self, query=""):
         r = self.srv.get("/uploads/" + query)
@@ -305,14 +318,8 @@ class ListingToken(unittest.TestCase):
             self.assertEqual(json.loads(r.body), [])
 
 
-class Cors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server("--cors-origin", ORIGIN, "--cors-origin", "https://other.example")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
+class Cors(harness.ServerTest):
+    server_args = ("--cors-origin", ORIGIN, "--cors-origin", "https://other.example")
 
     def preflight(self, path, origin, method="POST"):
         return self.srv.get(path, {"Origin": origin, "Access-Control-Request-Method": method,
