@@ -1,6 +1,25 @@
 /* The parts of a multipart/byteranges body (RFC 9110 14.6). */
 #include "response.h"
 
+#include "mime.h"
+
+void hreq_accept_brgz(const struct hreq *h, int *br, int *gzip)
+{
+	const struct hp_info *info = h->info;
+	*br = *gzip = 0;
+	if (info->accept_encoding.p == NULL)
+		return;
+	if (info->accept_encoding_multi) {
+		struct hp_slice v[HP_MAX_HEADERS];
+		size_t n = hp_field_lines(h->req, "accept-encoding", v, HP_MAX_HEADERS);
+		*br = mime_accept_q_lines(v, n, "br");
+		*gzip = mime_accept_q_lines(v, n, "gzip");
+	} else {
+		*br = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
+		*gzip = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
+	}
+}
+
 void resp_content_range(struct obuf *o, uint64_t first, uint64_t last, uint64_t size)
 {
 	ob_puts(o, "Content-Range: bytes ");

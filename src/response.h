@@ -88,6 +88,10 @@ void resp_part_head(struct obuf *o, const struct byteranges *br, int i);
  * closing boundary. */
 uint64_t resp_parts_length(const struct byteranges *br);
 
+/* The q-values (0..1000) the request's Accept-Encoding gives br and gzip,
+ * over all its field lines (RFC 9110 5.3); both 0 without the field. */
+void hreq_accept_brgz(const struct hreq *h, int *br, int *gzip);
+
 /* Fills r as an error with detail (a string that outlives r, or r's own
  * detail_buf). Returns H_RESPOND. */
 static inline enum hstep resp_error(struct response *r, int status, const char *detail)

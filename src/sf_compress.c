@@ -64,19 +64,8 @@ bool sfz_no_transform(const struct http_request *req)
 /* The encoding the client prefers of gzip and br (br on a tie), or 0. */
 static int pick_encoding(const struct hreq *h)
 {
-	const struct hp_info *info = h->info;
-	if (info->accept_encoding.p == NULL)
-		return 0;
 	int qb, qg;
-	if (info->accept_encoding_multi) {
-		struct hp_slice v[HP_MAX_HEADERS];
-		size_t n = hp_field_lines(h->req, "accept-encoding", v, HP_MAX_HEADERS);
-		qb = mime_accept_q_lines(v, n, "br");
-		qg = mime_accept_q_lines(v, n, "gzip");
-	} else {
-		qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
-		qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
-	}
+	hreq_accept_brgz(h, &qb, &qg);
 	if (qb <= 0 && qg <= 0)
 		return 0;
 	return qb >= qg ? CZ_BR : CZ_GZIP;

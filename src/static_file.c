@@ -244,20 +244,10 @@ static void probe_sibling(const struct hreq *h, struct fentry *e, int which)
  * takes its coding (the higher q wins, br on a tie), else the file. */
 static struct fc_rep *choose_rep(struct fentry *e, const struct hreq *h)
 {
-	const struct hp_info *info = h->info;
-	if (info->accept_encoding.p == NULL)
+	if (h->info->accept_encoding.p == NULL)
 		return &e->rep[FC_IDENTITY];
 	int qb, qg;
-	if (info->accept_encoding_multi) {
-		/* A list on several field lines is one list (RFC 9110 5.3). */
-		struct hp_slice v[HP_MAX_HEADERS];
-		size_t n = hp_field_lines(h->req, "accept-encoding", v, HP_MAX_HEADERS);
-		qb = mime_accept_q_lines(v, n, "br");
-		qg = mime_accept_q_lines(v, n, "gzip");
-	} else {
-		qb = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "br");
-		qg = mime_accept_q(info->accept_encoding.p, info->accept_encoding.n, "gzip");
-	}
+	hreq_accept_brgz(h, &qb, &qg);
 	int order[2] = { FC_BR, FC_GZ };
 	int q[2] = { qb, qg };
 	if (qg > qb) {

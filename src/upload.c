@@ -366,17 +366,24 @@ static bool stale_tmp(const char *name, time_t now)
 	return fstatat(cfg->uploads_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > 3600;
 }
 
+/* A directory stream over the uploads directory, or NULL. */
+static DIR *open_uploads_dir(void)
+{
+	int dfd = openat(cfg->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return NULL;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL)
+		close(dfd);
+	return d;
+}
+
 int upload_cleanup_stale(void)
 {
 	upload_init();
-	int dfd = openat(cfg->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	DIR *d = open_uploads_dir();
+	if (d == NULL)
 		return 0;
-	DIR *d = fdopendir(dfd);
-	if (d == NULL) {
-		close(dfd);
-		return 0;
-	}
 	int removed = 0;
 	time_t now = time(NULL);
 	struct dirent *e;
@@ -390,14 +397,9 @@ int upload_cleanup_stale(void)
 /* The bytes of the regular files in the uploads directory. */
 static uint64_t uploads_size(void)
 {
-	int dfd = openat(cfg->uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	DIR *d = open_uploads_dir();
+	if (d == NULL)
 		return 0;
-	DIR *d = fdopendir(dfd);
-	if (d == NULL) {
-		close(dfd);
-		return 0;
-	}
 	uint64_t total = 0;
 	struct dirent *e;
 	struct stat sb;
