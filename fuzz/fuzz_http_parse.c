@@ -74,7 +74,9 @@ static void check_list(const struct http_request *req, const char *name, struct 
 	check(nl == 0 || (lines[0].p == first.p && lines[0].n == first.n));
 	check(multi == (nl > 1));
 	for (size_t k = 0; k < nl; k++) {
-		if (k) {
+		/* As hp_join_field: a separator only after something (an empty
+		 * first line adds none; the list means the same either way). */
+		if (mn) {
 			memcpy(mine + mn, ", ", 2);
 			mn += 2;
 		}
