@@ -5,6 +5,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -17,13 +18,16 @@ BIN = os.environ.get("MTHTTPD_BIN", os.path.join(TOP, "mthttpd"))
 TIMEOUT = 10.0  # seconds any single socket wait may take
 
 LISTEN_RE = re.compile(r"listening on (\S+):(\d+)")
+HTTPS_RE = re.compile(r"HTTPS listening on (\S+):(\d+)")
+OPENSSL = shutil.which("openssl")
 SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 
 
-def make_root(files=None):
-    """A fresh document root in a temp dir. files maps relative path ->
-    bytes (or str); directories are created as needed. Returns the path."""
-    root = tempfile.mkdtemp(prefix="mthttpd-root-")
+def make_root(files=None, parent=None):
+    """A fresh document root in a temp dir (inside parent, when given).
+    files maps relative path -> bytes (or str); directories are created as
+    needed. Returns the path."""
+    root = tempfile.mkdtemp(prefix="mthttpd-root-", dir=parent)
     default = {
         "index.html": b"<!doctype html><title>home</title><p>home</p>\n",
         "about.html": b"<!doctype html><title>about</title>\n",
@@ -47,36 +51,20 @@ def make_root(files=None):
     return root
 
 
-class Server:
-    """The real binary on 127.0.0.1 (or host=...) on a free port.
-    Use as a context manager, or call stop(). self.log holds stderr lines."""
+class Proc:
+    """Any command run for a test (the server, a proxy in front of it, a
+    socket activator): self.log holds its stderr lines, self.stdout_lines
+    its stdout. Use as a context manager, or call stop()."""
 
-    def __init__(self, *args, root=None, host="127.0.0.1", threads=2,
-                 access_log=None, wait=True, extra_env=None):
-        self.own_root = root is None
-        self.root = root if root is not None else make_root()
-        self.tmp = tempfile.mkdtemp(prefix="mthttpd-run-")
-        self.access_log = access_log if access_log is not None else os.path.join(self.tmp, "access.log")
-        self.argv = [BIN, "--port", "0", "--host", host, "--threads", str(threads),
-                     "--root", self.root, "--access-log", self.access_log] + list(args)
-        env = dict(os.environ)
-        if extra_env:
-            env.update(extra_env)
+    def __init__(self, argv, env=None, cwd=None):
+        self.argv = list(argv)
         self.log = []
         self.log_cond = threading.Condition()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+        self.stdout_lines = []
+        self.proc = subprocess.Popen(self.argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env)
-        self.stdout_lines = []
         self._start_pumps()
-        self.host = host
-        self.port = None
-        if wait:
-            m = self.wait_log(LISTEN_RE)
-            if m is None:
-                self.stop()
-                raise RuntimeError("server did not start: %r" % self.log)
-            self.port = int(m.group(2))
 
     def _start_pumps(self):
         """Threads that collect stderr into self.log, stdout into
@@ -116,6 +104,81 @@ class Server:
                     return None
                 self.log_cond.wait(min(left, 0.2))
 
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signals the process (SIGKILL after timeout seconds) and waits;
+        returns its exit code. A no-op on a process already reaped."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for t in self.pumps:
+            t.join(5)  # the last lines, sanitizer reports included
+        for t, stream in zip(self.pumps, (self.proc.stderr, self.proc.stdout)):
+            if not t.is_alive():  # else a child still holds the pipe open
+                stream.close()
+        return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Fails if the process (mthttpd, or what execs it) reported memory
+        errors, undefined behaviour or leaks (the SANITIZE=1 build prints
+        them on stderr)."""
+        with self.log_cond:
+            bad = [l for l in self.log if SANITIZER_RE.search(l)]
+        if bad:
+            raise AssertionError("sanitizer report from the server: %s" % bad[:5])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Server(Proc):
+    """The real binary on 127.0.0.1 (or host=...) on a free port.
+    Use as a context manager, or call stop(). self.log holds stderr lines.
+    tls=[(cert, key), ...] adds HTTPS on a free port too (self.tls_port),
+    the first pair the default; self.ctx is then a client context that
+    trusts the first certificate (see tls_connect)."""
+
+    def __init__(self, *args, root=None, host="127.0.0.1", threads=2,
+                 access_log=None, wait=True, extra_env=None, tls=None):
+        self.own_root = root is None
+        self.root = root if root is not None else make_root()
+        self.tmp = tempfile.mkdtemp(prefix="mthttpd-run-")
+        self.access_log = access_log if access_log is not None else os.path.join(self.tmp, "access.log")
+        tls_args = []
+        if tls:
+            tls_args = ["--tls-port", "0"]
+            for cert, key in tls:
+                tls_args += ["--tls-cert", cert, "--tls-key", key]
+        argv = [BIN, "--port", "0", "--host", host, "--threads", str(threads),
+                "--root", self.root, "--access-log", self.access_log] + tls_args + list(args)
+        env = dict(os.environ)
+        if extra_env:
+            env.update(extra_env)
+        super().__init__(argv, env=env)
+        self.host = host
+        self.port = None
+        self.tls_port = None
+        if wait:
+            m = self.wait_log(LISTEN_RE)
+            if m is None:
+                self.stop()
+                raise RuntimeError("server did not start: %r" % self.log)
+            self.port = int(m.group(2))
+            if tls:
+                m = self.wait_log(HTTPS_RE)
+                if m is None:
+                    self.stop()
+                    raise RuntimeError("no HTTPS line: %r" % self.log)
+                self.tls_port = int(m.group(2))
+        if tls:
+            self.ctx = tls_client_ctx(cafile=tls[0][0])
+
     def addr(self):
         return (self.host.strip("[]"), self.port)
 
@@ -142,37 +205,110 @@ class Server:
     def get(self, path, headers=None, method="GET", version="HTTP/1.1", body=b""):
         return self.request(build_request(method, path, self.hostport(), headers, version, body), method)
 
+    def tls_connect(self, ctx=None, server_hostname="localhost", session=None, timeout=TIMEOUT):
+        """A TLS connection to the HTTPS port, handshake done, with ctx
+        (default self.ctx); server_hostname None sends no SNI."""
+        s = socket.create_connection((self.host.strip("[]"), self.tls_port), timeout=timeout)
+        ctx = ctx or self.ctx
+        return Conn(ctx.wrap_socket(s, server_hostname=server_hostname, session=session), self)
+
+    def tls_get(self, path, headers=None, method="GET", body=b""):
+        """One request over HTTPS on a fresh connection (Host localhost);
+        returns the Response."""
+        c = self.tls_connect()
+        try:
+            c.send(build_request(method, path, "localhost:%d" % self.tls_port, headers, body=body))
+            return c.read_response(method)
+        finally:
+            c.close()
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
-        """Signals the server and waits; returns its exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
-        for t in self.pumps:
-            t.join(5)  # the last lines, sanitizer reports included
+        """Signals the server and waits; returns its exit code. Removes its
+        temporary files (and its root, if it made it), then fails on any
+        sanitizer report."""
+        rc = super().stop(sig, timeout)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.own_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self.check_sanitizers()
         return rc
 
-    def check_sanitizers(self):
-        """Fails if the server reported memory errors, undefined behaviour
-        or leaks (the SANITIZE=1 build prints them on stderr)."""
-        with self.log_cond:
-            bad = [l for l in self.log if SANITIZER_RE.search(l)]
-        if bad:
-            raise AssertionError("sanitizer report from the server: %s" % bad[:5])
 
-    def __enter__(self):
-        return self
+def tls_client_ctx(cafile=None, **kw):
+    """A client SSLContext that trusts cafile (host names not checked), or,
+    without one, verifies nothing; kw sets attributes (minimum_version=...)."""
+    if cafile is not None:
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.check_hostname = False
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
 
-    def __exit__(self, *exc):
-        self.stop()
+
+def make_cert(d, name, cn, sans=None, keyalg="ec", bits=2048):
+    """A self-signed certificate (30 days) and its key in directory d, made
+    with the openssl CLI: returns (cert path, key path). sans are
+    subjectAltName entries ("DNS:x", "IP:1.2.3.4"; default DNS:cn); keyalg
+    "ec" is P-256, "rsa" has bits bits."""
+    cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    if keyalg == "ec":
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    else:
+        newkey = ["-newkey", "rsa:%d" % bits]
+    san = ",".join(sans or ["DNS:" + cn])
+    p = subprocess.run([OPENSSL or "openssl", "req", "-x509", *newkey, "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "30", "-subj", "/CN=" + cn,
+                        "-addext", "subjectAltName=" + san], capture_output=True, timeout=20)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode())
+    return cert, key
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port free on host right now (for a listener that cannot be
+    given port 0: a proxy's front end, a port shared by --reuse-port)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what):
+    """Polls pred() until it returns a true value (returned) or fails the
+    test after timeout seconds, naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(0.05)
+
+
+def read_lines(path):
+    """The lines of a (log) file as text; [] while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def matching(path, rx):
+    """The lines of the file at path that match regex rx."""
+    r = re.compile(rx)
+    return [l for l in read_lines(path) if r.search(l)]
+
+
+def wait_access(path, rx, n=1, timeout=TIMEOUT):
+    """Waits until the access log at path has at least n lines matching rx
+    (the server flushes it at least once a second) and returns them."""
+    return wait_until(lambda: (lambda ls: ls if len(ls) >= n else None)(matching(path, rx)),
+                      timeout, "%d line(s) /%s/ in %s" % (n, rx, path))
 
 
 def build_request(method, path, host, headers=None, version="HTTP/1.1", body=b""):
@@ -304,8 +440,14 @@ class ServerTest(unittest.TestCase):
     Hooks: make_files() builds the root's files (default root_files),
     build_root() makes cls.root, prepare_root() adjusts it before the
     server starts. The class gets cls.root and cls.srv.
-    For a server per test, use self.start_server() / self.fresh_root():
-    both clean up after the test by themselves."""
+    For a server per test, use self.start_server() / self.fresh_root() /
+    self.fresh_dir(): each cleans up after the test by itself. For more
+    than cls.srv per class (several instances behind a proxy), use
+    cls.start_class_server() / cls.fresh_class_dir(): each cleans up after
+    the class (a class cleanup, run after tearDownClass, even when
+    setUpClass failed). Other processes (a proxy: a harness.Proc) are
+    stopped by the same means: self.addCleanup(p.stop),
+    cls.addClassCleanup(p.stop)."""
     server_args = ()
     server_kwargs = {}
     threads = None
@@ -385,4 +527,25 @@ class ServerTest(unittest.TestCase):
         it gets a default root of its own."""
         srv = Server(*args, **kw)
         self.addCleanup(srv.stop)
+        return srv
+
+    def fresh_dir(self, prefix="mthttpd-test-"):
+        """An empty temporary directory removed after the test."""
+        d = tempfile.mkdtemp(prefix=prefix)
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    @classmethod
+    def fresh_class_dir(cls, prefix="mthttpd-test-"):
+        """An empty temporary directory removed after the class."""
+        d = tempfile.mkdtemp(prefix=prefix)
+        cls.addClassCleanup(shutil.rmtree, d, True)
+        return d
+
+    @classmethod
+    def start_class_server(cls, *args, **kw):
+        """A server for the rest of the class, stopped after it (also when
+        started by a test). Takes Server's arguments, as start_server."""
+        srv = Server(*args, **kw)
+        cls.addClassCleanup(srv.stop)
         return srv
