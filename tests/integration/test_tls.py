@@ -12,35 +12,17 @@ import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import unittest
 
 import harness
-from harness import Conn, Server, build_request, make_root
+from harness import OPENSSL, Conn, build_request, make_cert, tls_client_ctx
 
-HTTPS_RE = re.compile(r"HTTPS listening on (\S+):(\d+)")
-OPENSSL = shutil.which("openssl")
 BIG = os.urandom(3 * 1024 * 1024 + 12345)
 
 
 def run(*argv, cwd=None, input=None, timeout=20):
     return subprocess.run(list(argv), cwd=cwd, input=input, capture_output=True, timeout=timeout)
-
-
-def make_cert(d, name, cn, sans=None, keyalg="ec", bits=2048):
-    """A self-signed certificate and key in d: (cert path, key path)."""
-    cert, key = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
-    if keyalg == "ec":
-        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    else:
-        newkey = ["-newkey", "rsa:%d" % bits]
-    san = ",".join(sans or ["DNS:" + cn])
-    p = run(OPENSSL, "req", "-x509", *newkey, "-nodes", "-keyout", key, "-out", cert,
-            "-days", "30", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san)
-    if p.returncode != 0:
-        raise RuntimeError(p.stderr.decode())
-    return cert, key
 
 
 def make_expired_cert(d, cn="expired.test"):
@@ -69,63 +51,22 @@ def peer_cn(sock):
     return m.group(1).decode().strip() if m else None
 
 
-class TLSServer(Server):
-    """Server with --tls-port 0 and the given pairs; self.tls_port is the
-    bound HTTPS port."""
-
-    def __init__(self, pairs, *args, **kw):
-        tls = ["--tls-port", "0"]
-        for cert, key in pairs:
-            tls += ["--tls-cert", cert, "--tls-key", key]
-        super().__init__(*(tls + list(args)), **kw)
-        m = self.wait_log(HTTPS_RE)
-        if m is None:
-            self.stop()
-            raise RuntimeError("no HTTPS line: %r" % self.log)
-        self.tls_port = int(m.group(2))
-
-    def client_ctx(self, cafile=None, **kw):
-        ctx = ssl.create_default_context(cafile=cafile)
-        ctx.check_hostname = False
-        for k, v in kw.items():
-            setattr(ctx, k, v)
-        return ctx
-
-    def tls_connect(self, ctx=None, server_hostname="localhost", session=None, timeout=harness.TIMEOUT):
-        s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=timeout)
-        ctx = ctx or self.ctx
-        return Conn(ctx.wrap_socket(s, server_hostname=server_hostname, session=session), self)
-
-    def tls_get(self, path, headers=None, method="GET", body=b""):
-        c = self.tls_connect()
-        try:
-            c.send(build_request(method, path, "localhost:%d" % self.tls_port, headers, body=body))
-            return c.read_response(method)
-        finally:
-            c.close()
-
-
 @unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TLSBase(unittest.TestCase):
-    extra = ()
-    files = {"big.png": BIG}
+class TLSBase(harness.ServerTest):
+    """One server for the class with HTTPS on the certificate cls.cert
+    (localhost, 127.0.0.1); cls.srv.ctx trusts it."""
+    root_files = {"big.png": BIG}
 
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="mthttpd-tls-")
+        cls.dir = cls.fresh_class_dir("mthttpd-tls-")
         cls.cert, cls.key = make_cert(cls.dir, "a", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
-        cls.srv = TLSServer([(cls.cert, cls.key)], *cls.extra, root=make_root(cls.files))
-        cls.srv.own_root = True
-        cls.srv.ctx = cls.srv.client_ctx(cafile=cls.cert)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.server_kwargs = {"tls": [(cls.cert, cls.key)]}
+        super().setUpClass()
 
 
 class TestHTTPSBasics(TLSBase):
-    extra = ("--hsts", "31536000", "--header-timeout", "3")
+    server_args = ("--hsts", "31536000", "--header-timeout", "3")
 
     def host(self):
         return "localhost:%d" % self.srv.tls_port
@@ -298,12 +239,12 @@ class TestHTTPSBasics(TLSBase):
             c.close()
 
     def test_alpn(self):
-        ctx = self.srv.client_ctx(cafile=self.cert)
+        ctx = tls_client_ctx(cafile=self.cert)
         ctx.set_alpn_protocols(["h2", "http/1.1"])
         c = self.srv.tls_connect(ctx)
         self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
         c.close()
-        ctx = self.srv.client_ctx(cafile=self.cert)
+        ctx = tls_client_ctx(cafile=self.cert)
         ctx.set_alpn_protocols(["h2"])
         c = self.srv.tls_connect(ctx)
         try:
@@ -315,7 +256,7 @@ class TestHTTPSBasics(TLSBase):
 
     def test_versions_12_and_13(self):
         for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-            ctx = self.srv.client_ctx(cafile=self.cert, minimum_version=v, maximum_version=v)
+            ctx = tls_client_ctx(cafile=self.cert, minimum_version=v, maximum_version=v)
             c = self.srv.tls_connect(ctx)
             try:
                 self.assertEqual(c.sock.version(), {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
@@ -346,8 +287,7 @@ class TestHTTPSBasics(TLSBase):
         self.assertIsNotNone(self.srv.wait_log(r"TLS handshake with 127\.0\.0\.1 failed", start=n0))
 
     def test_resumption_openssl(self):
-        d = tempfile.mkdtemp(dir=self.dir)
-        sess = os.path.join(d, "sess.pem")
+        sess = os.path.join(self.fresh_dir("mthttpd-tls-"), "sess.pem")
         req = build_request("GET", "/sample.txt", self.host(), {"Connection": "close"})
         for ver in ("-tls1_3", "-tls1_2"):
             p = self.s_client(ver, "-sess_out", sess, "-ign_eof", input=req)
@@ -358,7 +298,7 @@ class TestHTTPSBasics(TLSBase):
 
     def test_resumption_python(self):
         for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-            ctx = self.srv.client_ctx(cafile=self.cert, minimum_version=v, maximum_version=v)
+            ctx = tls_client_ctx(cafile=self.cert, minimum_version=v, maximum_version=v)
             c = self.srv.tls_connect(ctx)
             c.send(build_request("GET", "/sample.txt", self.host()))
             c.read_response()  # TLS 1.3 tickets come after the handshake
@@ -392,19 +332,15 @@ class TestHTTPSBasics(TLSBase):
 
 
 @unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TestSNIAndReload(unittest.TestCase):
+class TestSNIAndReload(harness.ServerTest):
+    class_server = False  # every test starts its own
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="mthttpd-tls-")
+        self.dir = self.fresh_dir("mthttpd-tls-")
         self.a = make_cert(self.dir, "a", "a.test")
         self.b = make_cert(self.dir, "b", "b.test", ["DNS:b.test", "DNS:*.b.test"])
-        self.srv = TLSServer([self.a, self.b])
-        self.noverify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self.noverify.check_hostname = False
-        self.noverify.verify_mode = ssl.CERT_NONE
-
-    def tearDown(self):
-        self.srv.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.srv = self.start_server(tls=[self.a, self.b])
+        self.noverify = tls_client_ctx()
 
     def cn(self, name):
         c = self.srv.tls_connect(self.noverify, server_hostname=name)
@@ -447,7 +383,7 @@ class TestSNIAndReload(unittest.TestCase):
 
 @unittest.skipIf(OPENSSL is None, "openssl CLI missing")
 class TestRedirect(TLSBase):
-    extra = ("--redirect-https",)
+    server_args = ("--redirect-https",)
 
     def test_plain_redirects(self):
         r = self.srv.get("/sub/page.htm?x=1", headers={})
@@ -462,24 +398,19 @@ class TestRedirect(TLSBase):
 
 
 @unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TestStartupChecks(unittest.TestCase):
+class TestStartupChecks(harness.ServerTest):
+    class_server = False  # every test starts its own, if any
+
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="mthttpd-tls-")
+        super().setUpClass()
+        cls.dir = cls.fresh_class_dir("mthttpd-tls-")
         cls.a = make_cert(cls.dir, "a", "a.test")
         cls.b = make_cert(cls.dir, "b", "b.test")
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
     def start_fails(self, *args):
-        root = make_root()
-        try:
-            p = run(harness.BIN, "--port", "0", "--tls-port", "0", "--root", root, "--access-log", "off",
-                    *args, timeout=15)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        p = run(harness.BIN, "--port", "0", "--tls-port", "0", "--root", self.fresh_root(),
+                "--access-log", "off", *args, timeout=15)
         err = p.stderr.decode()
         self.assertEqual(p.returncode, 1, err)
         errors = [l for l in err.splitlines() if "[error]" in l]
@@ -520,19 +451,15 @@ class TestStartupChecks(unittest.TestCase):
         self.assertIn("Permission denied", line)
 
     def test_expired_only_warns(self):
-        d = tempfile.mkdtemp(dir=self.dir)
-        old = make_expired_cert(d)
-        with TLSServer([old]) as srv:
-            self.assertIsNotNone(srv.wait_log(r"\[warn\].*old\.crt has expired"))
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            c = srv.tls_connect(ctx)
-            try:
-                c.send(build_request("GET", "/sample.txt", "localhost"))
-                self.assertEqual(c.read_response().status, 200)
-            finally:
-                c.close()
+        old = make_expired_cert(self.fresh_dir("mthttpd-tls-"))
+        srv = self.start_server(tls=[old])
+        self.assertIsNotNone(srv.wait_log(r"\[warn\].*old\.crt has expired"))
+        c = srv.tls_connect(tls_client_ctx())
+        try:
+            c.send(build_request("GET", "/sample.txt", "localhost"))
+            self.assertEqual(c.read_response().status, 200)
+        finally:
+            c.close()
 
     def test_usage_errors(self):
         p = run(harness.BIN, "--tls-cert", self.a[0], timeout=10)
