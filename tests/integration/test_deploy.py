@@ -14,12 +14,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
-from harness import BIN, TIMEOUT, TOP, Server, make_root
+import harness
+from harness import (BIN, TIMEOUT, TOP, Proc, free_port, make_root, matching, read_lines,
+                     wait_access, wait_until)
 from test_upload import no_tmpfile_env
 
 DEPLOY = os.path.join(TOP, "deploy")
@@ -37,47 +38,6 @@ def need(tool):
     return path
 
 
-def free_port():
-    """A TCP port free on 127.0.0.1 right now (for a listener that cannot
-    be given port 0: a proxy's front end, a shared --reuse-port port)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, what):
-    """Polls pred() until it returns a true value (returned) or fails the
-    test after timeout seconds, naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.05)
-
-
-def read_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
-        return []
-
-
-def matching(path, rx):
-    r = re.compile(rx)
-    return [l for l in read_lines(path) if r.search(l)]
-
-
-def wait_access(path, rx, n=1, timeout=TIMEOUT):
-    """Waits until the access log at path has at least n lines matching rx
-    (it is flushed at least once a second) and returns them."""
-    return wait_until(lambda: (lambda ls: ls if len(ls) >= n else None)(matching(path, rx)),
-                      timeout, "%d line(s) /%s/ in %s" % (n, rx, path))
-
-
 def client(host, port, source=None, timeout=TIMEOUT):
     """A keep-alive HTTP client, optionally bound to a source address."""
     return http.client.HTTPConnection(host, port, timeout=timeout,
@@ -91,62 +51,14 @@ def fetch(conn, method, path, body=None, headers=None):
     return r.status, r.getheaders(), r.read()
 
 
-class Proc:
-    """Any command whose stderr is collected (for HAProxy, nginx, and
-    systemd-socket-activate, which execs mthttpd in the same process)."""
-
-    def __init__(self, argv, env=None):
-        self.argv = argv
-        self.log = []
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
-
-    def _pump(self):
-        for raw in self.proc.stderr:
-            with self.cond:
-                self.log.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-
-    def wait_log(self, rx, timeout=TIMEOUT):
-        r = re.compile(rx)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = 0
-            while True:
-                for i in range(i, len(self.log)):
-                    m = r.search(self.log[i])
-                    if m:
-                        return m
-                i = len(self.log)
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.pump.is_alive()):
-                    return None
-                self.cond.wait(min(left, 0.2))
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.pump.join(5)
-        return self.proc.returncode
-
-
 # ======================================================================
-class TestSocketActivation(unittest.TestCase):
+class TestSocketActivation(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def test_systemd_socket_activate(self):
         tool = need("systemd-socket-activate")
-        root = make_root()
-        tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        self.addCleanup(shutil.rmtree, root, True)
-        self.addCleanup(shutil.rmtree, tmp, True)
+        root = self.fresh_root()
+        tmp = self.fresh_dir("mthttpd-deploy-")
         port = free_port()
         alog = os.path.join(tmp, "access.log")
         # No --port: were the passed socket ignored, mthttpd would listen
@@ -163,23 +75,22 @@ class TestSocketActivation(unittest.TestCase):
         c.close()
         self.assertIsNotNone(p.wait_log(r"\[main\] .*listening on 127\.0\.0\.1:%d$" % port), p.log)
         self.assertEqual(p.stop(), 0, p.log)
+        p.check_sanitizers()  # the process is mthttpd once activated
         self.assertEqual(len(matching(alog, r'^127\.0\.0\.1 .*"GET /(index\.html|sample\.txt) HTTP/1\.1" 200 ')), 2)
 
 
 # ======================================================================
-class TestReusePort(unittest.TestCase):
+class TestReusePort(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def test_two_share_a_port_a_third_without_it_fails(self):
-        root = make_root()
-        tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        self.addCleanup(shutil.rmtree, root, True)
-        self.addCleanup(shutil.rmtree, tmp, True)
+        root = self.fresh_root()
+        tmp = self.fresh_dir("mthttpd-deploy-")
         port = free_port()
         logs = [os.path.join(tmp, "a.log"), os.path.join(tmp, "b.log")]
         srvs = []
         for lg in logs:
-            s = Server("--port", str(port), "--reuse-port", root=root, access_log=lg)
-            self.addCleanup(s.stop)
+            s = self.start_server("--port", str(port), "--reuse-port", root=root, access_log=lg)
             self.assertEqual(s.port, port)
             srvs.append(s)
         # The kernel spreads connections over both by their 4-tuple: 40
@@ -194,10 +105,8 @@ class TestReusePort(unittest.TestCase):
         self.assertEqual(sum(counts), 40, counts)
         self.assertTrue(all(counts), counts)
         # Without --reuse-port, the port is taken: a start-up failure.
-        a = Server("--port", str(port), "--reuse-port", root=root)
-        self.addCleanup(a.stop)
-        c = Server("--port", str(port), root=root, wait=False)
-        self.addCleanup(c.stop)
+        a = self.start_server("--port", str(port), "--reuse-port", root=root)
+        c = self.start_server("--port", str(port), root=root, wait=False)
         self.assertEqual(c.proc.wait(TIMEOUT), 1, c.log)
         self.assertIsNotNone(c.wait_log(r"(?i)in use"), c.log)
         self.assertEqual(a.get("/index.html").status, 200)  # the first is unharmed
@@ -209,7 +118,8 @@ WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+),
 WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
-class TestRestartUnderLoad(unittest.TestCase):
+class TestRestartUnderLoad(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def setUp(self):
         if os.geteuid() != 0:
@@ -237,22 +147,18 @@ class TestRestartUnderLoad(unittest.TestCase):
 
     def restart(self, *extra):
         wrk = need("wrk")
-        root = make_root()
-        tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        self.addCleanup(shutil.rmtree, root, True)
-        self.addCleanup(shutil.rmtree, tmp, True)
+        root = self.fresh_root()
+        tmp = self.fresh_dir("mthttpd-deploy-")
         port = free_port()
         log_a, log_b = os.path.join(tmp, "a.log"), os.path.join(tmp, "b.log")
         args = ("--port", str(port), "--reuse-port") + extra
-        a = Server(*args, root=root, access_log=log_a)
-        self.addCleanup(a.stop)
+        a = self.start_server(*args, root=root, access_log=log_a)
         load = subprocess.Popen([wrk, "-t2", "-c64", "-d6s", "http://127.0.0.1:%d/index.html" % port],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.addCleanup(lambda: load.poll() is None and load.kill())
         # A is under load (its log has lines, so about a second in).
         wait_access(log_a, r'"GET /index\.html HTTP/1\.1" 200 ', n=100)
-        b = Server(*args, root=root, access_log=log_b)
-        self.addCleanup(b.stop)
+        b = self.start_server(*args, root=root, access_log=log_b)
         self.assertIsNotNone(b.wait_log(r"listening on 127\.0\.0\.1:%d$" % port))
         a.proc.send_signal(signal.SIGTERM)
         self.assertEqual(a.proc.wait(15), 0, a.log)
@@ -343,41 +249,32 @@ def upload_body(tag, i):
     return json.dumps({"tag": tag, "n": i, "pad": "x" * (i % 97)}).encode()
 
 
-class TestHaproxy(unittest.TestCase):
-    """Three instances, one root, one uploads directory, HAProxy in front."""
+class TestHaproxy(harness.ServerTest):
+    """Three instances, one root, one uploads directory, HAProxy in front.
+    Class cleanups stop HAProxy, then the instances, then remove the
+    directory that holds the root, uploads and logs."""
+    class_server = False  # three instances of its own
     named_temps = False  # O_TMPFILE refused (as on NFS): named temporary files
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        cls.root = make_root()
+        super().setUpClass()
+        cls.tmp = cls.fresh_class_dir("mthttpd-deploy-")
+        cls.root = make_root(parent=cls.tmp)
         cls.uploads = os.path.join(cls.tmp, "uploads")
         cls.logs = [os.path.join(cls.tmp, "s%d.log" % i) for i in (1, 2, 3)]
         cls.inst = [None] * 3
-        try:
-            for i in range(3):
-                cls.start_instance(i, 0)
-            cls.hap = Haproxy(cls.tmp, [s.port for s in cls.inst])
-        except BaseException:
-            cls.tearDownClass()
-            raise
+        for i in range(3):
+            cls.start_instance(i, 0)
+        cls.hap = Haproxy(cls.tmp, [s.port for s in cls.inst])
+        cls.addClassCleanup(cls.hap.stop)
 
     @classmethod
     def start_instance(cls, i, port):
-        cls.inst[i] = Server("--port", str(port), "--proxy-protocol", "--uploads", cls.uploads,
-                             "--allow-host", "www.example.com",
-                             root=cls.root, access_log=cls.logs[i],
-                             extra_env=no_tmpfile_env() if cls.named_temps else None)
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "hap", None):
-            cls.hap.stop()
-        for s in cls.inst:
-            if s:
-                s.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        shutil.rmtree(cls.root, ignore_errors=True)
+        cls.inst[i] = cls.start_class_server("--port", str(port), "--proxy-protocol", "--uploads", cls.uploads,
+                                             "--allow-host", "www.example.com",
+                                             root=cls.root, access_log=cls.logs[i],
+                                             extra_env=no_tmpfile_env() if cls.named_temps else None)
 
     def all_up(self):
         self.hap.wait_status({"s1": "UP", "s2": "UP", "s3": "UP"})
@@ -590,19 +487,17 @@ class Nginx(Proc):
         wait_until(listening, TIMEOUT, "nginx to listen")
 
 
-class TestNginx(unittest.TestCase):
+class TestNginx(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def test_names_and_forwarded_client(self):
-        tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        root = make_root()
-        self.addCleanup(shutil.rmtree, tmp, True)
-        self.addCleanup(shutil.rmtree, root, True)
+        tmp = self.fresh_dir("mthttpd-deploy-")
+        root = self.fresh_root()
         logs = [os.path.join(tmp, "s%d.log" % i) for i in (1, 2, 3)]
         inst = []
         for lg in logs:
-            s = Server("--trusted-proxy", "127.0.0.1", "--allow-host", "www.example.com",
-                       "--uploads", os.path.join(tmp, "uploads"), root=root, access_log=lg)
-            self.addCleanup(s.stop)
+            s = self.start_server("--trusted-proxy", "127.0.0.1", "--allow-host", "www.example.com",
+                                  "--uploads", os.path.join(tmp, "uploads"), root=root, access_log=lg)
             inst.append(s)
         ngx = Nginx(tmp, [s.port for s in inst])
         self.addCleanup(ngx.stop)
@@ -635,17 +530,16 @@ class TestNginx(unittest.TestCase):
 
 
 # ======================================================================
-class TestBadProxyInput(unittest.TestCase):
+class TestBadProxyInput(harness.ServerTest):
+    class_server = False  # every test starts its own
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="mthttpd-deploy-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.tmp = self.fresh_dir("mthttpd-deploy-")
 
     def server(self, *args):
+        """A server of this test and its access log (kept after it stops)."""
         alog = os.path.join(self.tmp, "access-%d.log" % len(os.listdir(self.tmp)))
-        s = Server(*args, access_log=alog)
-        self.addCleanup(s.stop)
-        return s, alog
+        return self.start_server(*args, access_log=alog), alog
 
     def test_malformed_proxy_header_closed_and_logged(self):
         s, alog = self.server("--proxy-protocol")
