@@ -1,5 +1,6 @@
 """Shared helpers for the integration suite: start the real binary on a free
-loopback port, talk raw HTTP/1.1 over sockets, parse responses strictly."""
+loopback port (HTTPS too), and other processes beside it; talk raw HTTP/1.1
+over sockets, parse responses strictly; wait for access-log lines."""
 import os
 import re
 import shutil
@@ -105,8 +106,9 @@ class Proc:
                 self.log_cond.wait(min(left, 0.2))
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
-        """Signals the process (SIGKILL after timeout seconds) and waits;
-        returns its exit code. A no-op on a process already reaped."""
+        """Signals the process if it still runs (SIGKILL after timeout
+        seconds), waits, and collects its last output; returns its exit
+        code. Safe to call again."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
