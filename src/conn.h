@@ -78,6 +78,8 @@ struct conn {
 	struct conn *run_next;   /* the set's run queue */
 	struct conn *grave_next; /* the set's graveyard */
 	uint64_t rx_seq;         /* the set's rx_seq at this conn's last recv */
+	int64_t rx_ns;           /* when the bytes of that recv reached the
+				  * host (CLOCK_REALTIME), 0 when unknown */
 
 	char *buf;               /* NULL while idle */
 	uint32_t rlen;           /* bytes in the read buffer */
@@ -136,11 +138,11 @@ struct conn_set {
 	long nconns;
 	struct conn *runq;       /* connections with new input this turn */
 	struct conn *graveyard;  /* closed, freed after the current turn */
-	/* Freshness: rx_seq counts recv calls that brought bytes, fresh_seq
-	 * is rx_seq as it was when inotify was last read. A request whose
-	 * bytes came in a later recv may have been sent after a change not
-	 * read yet, so inotify is read before it is answered. */
+	/* Freshness (see make_fresh): every change queued before fresh_ns
+	 * has been applied; rx_seq counts recv calls that brought bytes, and
+	 * fresh_seq is rx_seq as it was when inotify was last read. */
 	uint64_t rx_seq, fresh_seq;
+	int64_t fresh_ns;
 };
 
 /* Sets up s on loop l (timer lists, open-file cache, access-log buffer),

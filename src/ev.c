@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
@@ -148,9 +149,14 @@ void ev_expire(struct ev_loop *l)
 int ev_run_once(struct ev_loop *l, int64_t max_wait_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l, max_wait_ms));
-	if (n < 0)
+	if (n < 0) {
+		l->polled_ns = 0;
 		return errno == EINTR ? 0 : -errno;
+	}
+	l->polled_ns = n < MAX_EVENTS ? (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec : 0;
 	ev_update_time(l);
 	for (int i = 0; i < n; i++) {
 		struct ev_io *io = evs[i].data.ptr;

@@ -52,6 +52,11 @@ struct ev_loop {
 	struct ev_io wake;
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, once per turn */
 	time_t now;              /* wall-clock seconds, likewise */
+	int64_t polled_ns;       /* CLOCK_REALTIME taken just before the last
+				  * epoll_wait: every descriptor that was
+				  * ready before it was reported by that call
+				  * (0 when the call filled its array, which
+				  * may have left some out) */
 	struct ev_timer_list timers[EV_TIMER_LISTS];
 	void *free_bufs;         /* a small stack of released I/O buffers */
 	int n_free_bufs;

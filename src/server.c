@@ -62,6 +62,10 @@ static void tune_listener(int fd)
 	 * no epoll round for a socket that has nothing to say yet. */
 	int defer = DEFER_ACCEPT_S;
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	/* Accepted sockets inherit receive timestamps, by which a request
+	 * is known to have come before the last look at the file-change
+	 * queue (conn.c, make_fresh). */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 }
 
 /* Records the address fd is bound to in the configuration (the port, and
