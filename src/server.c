@@ -43,6 +43,7 @@ struct worker {
 };
 
 static int listen_fd = -1;
+static bool listen_inherited; /* socket activation: the socket outlives us */
 static int tls_fd = -1;     /* the HTTPS listener (--tls-cert) */
 static struct worker *workers;
 static int n_workers;
@@ -123,6 +124,7 @@ static int inherit_listener(void)
 	tune_listener(fd);
 	note_address(fd, true);
 	listen_fd = fd;
+	listen_inherited = true;
 	return 1;
 }
 
@@ -421,8 +423,12 @@ void server_stop_listening(void)
 	/* Stop listening now, not when the last worker is done: a client that
 	 * connects during the drain is refused at once (and can go elsewhere)
 	 * instead of waiting in the backlog to be reset. The descriptor stays
-	 * open until the workers have left it. */
-	shutdown(listen_fd, SHUT_RDWR);
+	 * open until the workers have left it. An inherited socket is shared
+	 * with whoever passed it (systemd), which keeps it across a restart:
+	 * shut down, it would refuse the next process's clients too. Its
+	 * clients wait in its queue for that process instead. */
+	if (!listen_inherited)
+		shutdown(listen_fd, SHUT_RDWR);
 	if (tls_fd >= 0)
 		shutdown(tls_fd, SHUT_RDWR);
 }

@@ -57,14 +57,15 @@ class Proc:
     socket activator): self.log holds its stderr lines, self.stdout_lines
     its stdout. Use as a context manager, or call stop()."""
 
-    def __init__(self, argv, env=None, cwd=None):
+    def __init__(self, argv, env=None, cwd=None, **popen):
+        """popen: more keyword arguments for subprocess.Popen."""
         self.argv = list(argv)
         self.log = []
         self.log_cond = threading.Condition()
         self.stdout_lines = []
         self.proc = subprocess.Popen(self.argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env)
+                                     env=env, **popen)
         self._start_pumps()
 
     def _start_pumps(self):

@@ -79,6 +79,57 @@ class TestSocketActivation(harness.ServerTest):
         self.assertEqual(len(matching(alog, r'^127\.0\.0\.1 .*"GET /(index\.html|sample\.txt) HTTP/1\.1" 200 ')), 2)
 
 
+    def test_restart_keeps_the_socket(self):
+        """A restart as systemd does it for a socket-activated service: the
+        listening socket outlives the process. The old process must leave
+        it listening when it stops (not shut it down: the socket is
+        shared), and a connection made while no process runs waits in its
+        queue and is answered by the next one."""
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(64)
+        port = ls.getsockname()[1]
+        root = self.fresh_root()
+
+        def at_fd3():
+            if ls.fileno() == 3:
+                os.set_inheritable(3, True)  # dup2(3, 3) would keep close-on-exec
+            else:
+                os.dup2(ls.fileno(), 3)
+
+        def start():
+            # As systemd: the socket at descriptor 3, LISTEN_PID the pid
+            # that execs mthttpd (sh's $$, kept by exec).
+            p = Proc(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh", BIN,
+                      "--threads", "2", "--root", root, "--access-log", "off"],
+                     close_fds=False, preexec_fn=at_fd3)
+            self.addCleanup(p.stop, signal.SIGKILL)
+            self.assertIsNotNone(p.wait_log(r"\[main\] .*listening on 127\.0\.0\.1:%d$" % port), p.log)
+            return p
+
+        a = start()
+        c = client("127.0.0.1", port)
+        self.assertEqual(fetch(c, "GET", "/index.html")[::2], (200, PAGE))
+        c.close()
+        a.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(a.proc.wait(TIMEOUT), 0, a.log)
+        # No process now: the handshake completes in the socket's queue.
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.addCleanup(waiting.close)
+        waiting.sendall(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port)
+        b = start()
+        got = b""
+        while True:
+            chunk = waiting.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:200])
+        self.assertTrue(got.endswith(PAGE), got[-200:])
+        self.assertEqual(b.stop(), 0, b.log)
+
+
 # ======================================================================
 class TestReusePort(harness.ServerTest):
     class_server = False  # every test starts its own
