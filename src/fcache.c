@@ -26,16 +26,28 @@
  * at the first, in a direct-mapped table that forgets by overwriting), so
  * a scan of files asked for once costs each of them only openat2 + fstat +
  * close, places no watch, and evicts nothing. Eviction is a clock: a hit
- * sets a bit, and the hand spares an entry once per bit.
+ * sets a bit, and the hand spares an entry once per bit. Once the cache is
+ * full, a newcomer must find its victim at once: if the entry under the
+ * hand was hit since the hand last passed, it is spared and the newcomer
+ * is refused (served, then closed), and the hand moves one step. So the
+ * hand moves once per second miss, and where hits are spread thinly over
+ * more files than fit (uniform random GETs over a large tree) most second
+ * misses are refused: every admission costs a file watch placed and
+ * removed, a look-up and a copy, and with such traffic any full cache hits
+ * as often as another. A hot entry is always spared; entries not hit in a
+ * turn of the hand make room.
  *
- * Sizing: an entry holds at most FC_REPS descriptors (the file and its .br
- * and .gz siblings), and the caches of all workers together hold at most
- * half of RLIMIT_NOFILE, the other half being left for connections, upload
- * files and logs. So a worker caches at most
- *     RLIMIT_NOFILE / (2 * FC_REPS * threads)
- * entries, and never more than FCACHE_ENTRIES_MAX; with a limit of 1,024
- * and 4 threads that is 42 entries a worker. On EMFILE all the same, the
- * caller sheds cold entries (fcache_shed) and retries once. */
+ * Sizing: descriptors, not entries, are counted (an entry holds its file's,
+ * and those of the .br and .gz siblings found). The caches of all workers
+ * together hold at most half of RLIMIT_NOFILE, the other half being left
+ * for connections, upload files and logs. So a worker holds at most
+ *     RLIMIT_NOFILE / (2 * threads)
+ * descriptors, and never more than FCACHE_ENTRIES_MAX; with a limit of
+ * 1,024 and 4 threads that is 128 a worker. A sibling found for a cached
+ * entry makes room for its descriptor at once (fcache_rep_add). On EMFILE
+ * all the same, the caller sheds cold entries (fcache_shed) and retries
+ * once. File bytes in memory: at most FCACHE_BYTES_ALL shared out between
+ * the workers, and never less than FCACHE_BYTES_MIN a worker. */
 #include "fcache.h"
 
 #include <errno.h>
@@ -53,8 +65,9 @@
 #include "metrics.h"
 #include "log.h"
 
-#define FCACHE_ENTRIES_MAX 16384      /* entries at most, whatever the limit */
-#define FCACHE_BYTES (8u << 20)       /* bytes of file data at most */
+#define FCACHE_ENTRIES_MAX 16384      /* descriptors (so entries) at most, whatever the limit */
+#define FCACHE_BYTES_ALL (64u << 20)  /* bytes of file data, all workers together */
+#define FCACHE_BYTES_MIN (8u << 20)   /* ... but at least this much a worker */
 #define WATCH_RETRY_NS 1000000000     /* after ENOSPC, no new watch for 1 s */
 #define WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
 		    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -103,15 +116,19 @@ static unsigned pow2_at_least(unsigned n, unsigned min)
 	return p;
 }
 
-/* Entries a worker may cache: see "Sizing" above. */
-static unsigned max_entries(void)
+static uint64_t worker_threads(void)
+{
+	return cfg != NULL && cfg->threads > 0 ? (uint64_t)cfg->threads : 1;
+}
+
+/* Descriptors a worker's entries may hold: see "Sizing" above. */
+static unsigned max_fds(void)
 {
 	struct rlimit rl;
 	uint64_t nofile = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX / 2 : (uint64_t)rl.rlim_cur;
-	uint64_t threads = cfg != NULL && cfg->threads > 0 ? (uint64_t)cfg->threads : 1;
-	uint64_t m = nofile / (2 * FC_REPS * threads);
+	uint64_t m = nofile / (2 * worker_threads());
 	return m > FCACHE_ENTRIES_MAX ? FCACHE_ENTRIES_MAX : (unsigned)m;
 }
 
@@ -120,7 +137,10 @@ int fcache_init(struct fcache *fc)
 	memset(fc, 0, sizeof(*fc));
 	fc->root = cfg->root;
 	fc->root_fd = cfg->root_fd;
-	fc->max = max_entries();
+	fc->max = max_fds();
+	fc->bytes_max = FCACHE_BYTES_ALL / worker_threads();
+	if (fc->bytes_max < FCACHE_BYTES_MIN)
+		fc->bytes_max = FCACHE_BYTES_MIN;
 	fc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fc->ifd < 0)
 		return -errno;
@@ -349,6 +369,11 @@ static void drop(struct fcache *fc, struct fentry *e)
 	*pp = e->hnext;
 	list_unlink(fc, e);
 	fc->n--;
+	for (int i = 0; i < FC_REPS; i++) {
+		if (e->rep[i].counted)
+			fc->fds--;
+		e->rep[i].counted = false;
+	}
 	if (e->data)
 		fc->bytes -= (size_t)e->rep[FC_IDENTITY].sb.st_size;
 	struct fc_node *x = e->node;
@@ -465,6 +490,20 @@ int fcache_shed(struct fcache *fc)
 	return dropped;
 }
 
+/* Full, and a newcomer asks in: true when the entry under the hand may
+ * make room for it (not hit since the hand last passed); else the hand
+ * spares that entry, moves on one step, and the newcomer is refused. */
+static bool victim_ready(struct fcache *fc)
+{
+	struct fentry *e = fc->head;
+	if (e == NULL || !e->used)
+		return true;
+	e->used = false;
+	list_unlink(fc, e);
+	list_append(fc, e);
+	return false;
+}
+
 static bool read_all(int fd, char *buf, size_t n)
 {
 	size_t off = 0;
@@ -506,6 +545,8 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	if (fc->watch_retry_ns && now_ns() < fc->watch_retry_ns)
 		return NULL;
 	fc->watch_retry_ns = 0;
+	if (fc->fds >= fc->max && !victim_ready(fc))
+		return NULL;
 	struct fc_node *leaf = watch_path(fc, rel, n);
 	if (leaf == NULL)
 		return NULL;
@@ -525,7 +566,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 		node_prune(fc, leaf);
 		return NULL;
 	}
-	bool small = now.st_size <= FCACHE_DATA_MAX && fc->bytes + (size_t)now.st_size <= FCACHE_BYTES;
+	bool small = now.st_size <= FCACHE_DATA_MAX && fc->bytes + (size_t)now.st_size <= fc->bytes_max;
 	if (small && now.st_size > 0) {
 		e->data = malloc((size_t)now.st_size);
 		if (e->data == NULL || !read_all(fd, e->data, (size_t)now.st_size)) {
@@ -540,7 +581,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	e->node = leaf;
 	for (struct fc_node *x = leaf; x != NULL; x = x->parent)
 		x->count++;
-	while (fc->n >= fc->max && fc->head != NULL)
+	while (fc->fds >= fc->max && fc->head != NULL)
 		evict_one(fc);
 	if (e->data)
 		fc->bytes += (size_t)now.st_size;
@@ -550,6 +591,8 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	e->rel_n = (uint16_t)n;
 	memcpy(e->rel, rel, n);
 	rep_init(e, fd, &now);
+	e->rep[FC_IDENTITY].counted = true;
+	fc->fds++;
 	struct fentry **slot = &fc->tab[h & fc->mask];
 	e->hnext = *slot;
 	*slot = e;
@@ -567,6 +610,19 @@ void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb)
 				       (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec,
 				       r->variant);
 	http_date_format(r->last_modified, sb->st_mtim.tv_sec);
+}
+
+void fcache_rep_add(struct fcache *fc, struct fentry *e, struct fc_rep *r, int fd,
+		    const struct stat *sb)
+{
+	fcache_rep_fill(r, fd, sb);
+	if (e->node == NULL)
+		return; /* outside the cache: the entry alone owns it */
+	r->counted = true;
+	fc->fds++;
+	/* May drop e too: the caller's reference keeps it alive. */
+	while (fc->fds > fc->max && fc->n > 1)
+		evict_one(fc);
 }
 
 static void rep_init(struct fentry *e, int fd, const struct stat *sb)

@@ -33,6 +33,7 @@ struct fc_rep {
 				   * validators, built at its first 200; NULL
 				   * before or when Last-Modified is not fixed */
 	uint16_t hdr_n;
+	bool counted;             /* its fd is in fc->fds */
 };
 
 struct fc_node;
@@ -59,8 +60,10 @@ struct fcache {
 	struct fentry **tab;      /* entries by path */
 	unsigned mask;
 	struct fentry *head, *tail;
-	unsigned n, max;          /* entries, and at most (fcache.c: sizing) */
-	size_t bytes;             /* file bytes held in memory */
+	unsigned n;               /* entries */
+	unsigned fds, max;        /* descriptors the entries hold, and at most
+				   * (fcache.c: sizing) */
+	size_t bytes, bytes_max;  /* file bytes held in memory, and at most */
 	struct fc_node **ntab;    /* watched path components by (parent, name) */
 	struct fc_node **wtab;    /* the same by watch descriptor */
 	unsigned nmask;
@@ -105,6 +108,12 @@ struct fentry *fcache_temp(const char *rel, size_t n, int fd, const struct stat 
  * both, and computes the validators once (ETag with r->variant,
  * Last-Modified). */
 void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb);
+
+/* fcache_rep_fill for r, a sibling representation of e (as the caller
+ * holds e, it stays usable whatever happens here): when e is cached, fd
+ * counts against the cache's descriptors, and cold entries make room. */
+void fcache_rep_add(struct fcache *fc, struct fentry *e, struct fc_rep *r, int fd,
+		    const struct stat *sb);
 
 /* Drops a reference. */
 void fcache_put(struct fcache *fc, struct fentry *e);

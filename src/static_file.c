@@ -237,7 +237,7 @@ static void probe_sibling(const struct hreq *h, struct fentry *e, int which)
 		close(fd);
 		return;
 	}
-	fcache_rep_fill(r, fd, &sb);
+	fcache_rep_add(h->fc, e, r, fd, &sb);
 }
 
 /* The representation to send: a precompressed sibling when the client

@@ -47,6 +47,14 @@ server_cmd() {
 		else
 			CMD+=(--uploads "$d/uploads")
 		fi
+		# MTHTTPD_WATCHES=N: mthttpd in a user namespace of its own whose
+		# inotify watch limit is N (issue 17 item 5: the cost of serving
+		# past the limit; 1 watches the root only, so nothing is cached).
+		if [[ -n ${MTHTTPD_WATCHES:-} ]]; then
+			CMD=(unshare --user --map-root-user sh -c
+				'echo "$0" >/proc/sys/user/max_inotify_watches && exec "$@"'
+				"$MTHTTPD_WATCHES" "${CMD[@]}")
+		fi
 		;;
 	esac
 }

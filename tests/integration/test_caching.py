@@ -1177,5 +1177,69 @@ class TestTypesAll(Base):
         self.assert_304(self.get("/t/f.pdf", {"If-None-Match": r.header("ETag")}), r.header("ETag"), T0)
 
 
+class TestWatchLimit(harness.ServerTest):
+    """Issue 17 item 5: past the inotify watch limit the server serves every
+    file correctly, opening on each request what it cannot cache, and says
+    so once in its log. The server runs in a user namespace of its own whose
+    limit (/proc/sys/user/max_inotify_watches) is 3, so the machine's
+    fs.inotify.max_user_watches is left alone; skipped where user
+    namespaces are not allowed."""
+    class_server = False  # every test starts its own
+
+    def limited_server(self, root, watches):
+        wrapper = root + "-watches.sh"
+        self.addCleanup(os.unlink, wrapper)
+        write(wrapper, b'#!/bin/sh\nexec unshare --user --map-root-user sh -c '
+                       b'\'echo "$WATCHES" >/proc/sys/user/max_inotify_watches && exec "$REAL_BIN" "$@"\''
+                       b' sh "$@"\n')
+        os.chmod(wrapper, 0o700)
+        saved = harness.BIN
+        harness.BIN = wrapper
+        try:
+            return self.start_server("--keepalive-max", "1000000", root=root, threads=1,
+                                     access_log="off",
+                                     extra_env={"REAL_BIN": saved, "WATCHES": str(watches)})
+        except RuntimeError as e:
+            self.skipTest("no user namespace with its own watch limit here: %s" % e)
+        finally:
+            harness.BIN = saved
+
+    def test_serves_on_and_logs_once(self):
+        files = {"a/x.html": b"x0\n"}
+        for i in range(30):
+            files["b/%d.html" % i] = b"page %d\n" % i
+        root = self.fresh_root(files)
+        srv = self.limited_server(root, 3)  # the root, a, a/x.html
+        with srv:
+            c = srv.connect()
+            try:
+                def get(url):
+                    c.send(build_request("GET", url, srv.hostport()))
+                    return c.read_response()
+                for _ in range(2):
+                    self.assertEqual(get("/a/x.html").body, b"x0\n")  # cached at the second
+                warn = re.compile(r"inotify watch limit reached")
+                bad = 0
+                for rnd in range(3):
+                    for i in range(30):
+                        r = get("/b/%d.html" % i)
+                        bad += (r.status, r.body) != (200, b"page %d\n" % i)
+                self.assertEqual(bad, 0)
+                self.assertIsNotNone(srv.wait_log(warn, timeout=5))
+                # Not cached, so never stale: each request opens the file.
+                for i in range(30):
+                    write(os.path.join(root, "b/%d.html" % i), b"changed %d\n" % i)
+                    r = get("/b/%d.html" % i)
+                    bad += (r.status, r.body) != (200, b"changed %d\n" % i)
+                self.assertEqual(bad, 0)
+                # The file that was cached stays fresh too.
+                write(os.path.join(root, "a/x.html"), b"x1\n")
+                self.assertEqual(get("/a/x.html").body, b"x1\n")
+            finally:
+                c.close()
+            srv.stop()
+            self.assertEqual(sum(1 for line in srv.log if warn.search(line)), 1, srv.log)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -125,6 +125,72 @@ class TestChanges(harness.ServerTest):
         self.check_rounds("truncate", change)
 
 
+class TestOtherNames(harness.ServerTest):
+    """A cached file changed through a name the server does not watch: a
+    hard link outside the root (made before or after the file was cached),
+    or a descriptor opened before it was cached. The write reaches the
+    file's inode, not the directory the server watches, so only the watch
+    on the file itself sees it (a directory's watch hears nothing of a
+    link() made elsewhere nor of writes through that link)."""
+    server_args = ("--keepalive-max", "1000000")
+    threads = 1
+    root_files = {"h/a.html": b"a0\n", "h/b.html": b"b0\n", "h/c.html": b"c0\n"}
+
+    def cache(self, conn, url, body):
+        for _ in range(2):  # admitted at the second miss
+            r = conn.get(url)
+            self.assertEqual((r.status, r.body), (200, body))
+
+    def test_hard_link_outside_the_root(self):
+        out = tempfile.mkdtemp(prefix="mthttpd-links-")
+        self.addCleanup(__import__("shutil").rmtree, out, True)
+        conn = KeptConn(self.srv)
+        self.addCleanup(conn.close)
+        path = os.path.join(self.root, "h/a.html")
+        other = os.path.join(out, "a-link")
+        os.link(path, other)  # made before the file is cached
+        body = b"a0\n"
+        self.cache(conn, "/h/a.html", body)
+        for i in range(50):
+            body = b"via the other link %d\n" % i
+            write(other, body)
+            self.assertEqual(conn.get("/h/a.html").body, body, "round %d" % i)
+            self.assertEqual(self.srv.get("/h/a.html").body, body, "round %d" % i)
+
+    def test_link_made_after_caching(self):
+        out = tempfile.mkdtemp(prefix="mthttpd-links-")
+        self.addCleanup(__import__("shutil").rmtree, out, True)
+        conn = KeptConn(self.srv)
+        self.addCleanup(conn.close)
+        path = os.path.join(self.root, "h/b.html")
+        for i in range(50):
+            body = b"b round %d\n" % i
+            write(path, body)
+            self.cache(conn, "/h/b.html", body)
+            other = os.path.join(out, "b-link-%d" % i)
+            os.link(path, other)  # the file has one name while cached
+            body = b"written through the new link %d\n" % i
+            with open(other, "r+b") as f:  # in place: the same inode
+                f.write(body)
+                f.truncate()
+            self.assertEqual(conn.get("/h/b.html").body, body, "round %d" % i)
+            os.unlink(other)
+
+    def test_descriptor_opened_before_caching(self):
+        conn = KeptConn(self.srv)
+        self.addCleanup(conn.close)
+        path = os.path.join(self.root, "h/c.html")
+        fd = os.open(path, os.O_WRONLY)
+        self.addCleanup(os.close, fd)
+        body = b"c0\n"
+        for i in range(50):
+            self.cache(conn, "/h/c.html", body)
+            body = b"through an old descriptor %d\n" % i
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, body, 0)
+            self.assertEqual(conn.get("/h/c.html").body, body, "round %d" % i)
+
+
 class TestReplacedBeforeFirstWatch(harness.ServerTest):
     """Issue 11 item 8: a file in a directory nothing watched yet, replaced by
     rename 0-80 us after the GET that caches it was sent, is not cached with

@@ -417,6 +417,66 @@ static void test_admission_and_eviction(void)
 	teardown();
 }
 
+/* ---- a full cache: the hand's one step decides ---- */
+
+static void test_full_cache_admission(void)
+{
+	setup();
+	char name[64];
+	fc.max = 4;
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "f/%d.html", i);
+		put(name, "x");
+		ASSERT_TRUE(__LINE__, warm(name)); /* each one hit once */
+	}
+	ASSERT_EQ(__LINE__, fc.n, 4);
+	ASSERT_EQ(__LINE__, fc.fds, 4);
+	int watches = kernel_watches();
+	/* Every entry was hit: each newcomer is refused, and the hand moves
+	 * one step, sparing (and clearing) one entry a time. */
+	put("g/new.html", "n");
+	miss("g/new.html");
+	for (int i = 0; i < 4; i++) {
+		ASSERT_TRUE(__LINE__, !miss("g/new.html"));
+		miss("g/new.html"); /* remembered again */
+	}
+	ASSERT_EQ(__LINE__, fc.n, 4);
+	ASSERT_EQ(__LINE__, kernel_watches(), watches); /* nothing placed, nothing removed */
+	/* A full turn cleared every bit: the next newcomer evicts one. */
+	ASSERT_TRUE(__LINE__, !cached("g/new.html"));
+	ASSERT_TRUE(__LINE__, miss("g/new.html"));
+	ASSERT_TRUE(__LINE__, cached("g/new.html"));
+	ASSERT_EQ(__LINE__, fc.n, 4);
+	ASSERT_EQ(__LINE__, fc.fds, 4);
+	/* A hot entry is never the one refused in favour of a newcomer. */
+	for (int round = 0; round < 50; round++) {
+		ASSERT_TRUE(__LINE__, cached("g/new.html"));
+		snprintf(name, sizeof(name), "s/%d.html", round);
+		put(name, "s");
+		miss(name);
+		miss(name);
+	}
+	ASSERT_TRUE(__LINE__, cached("g/new.html"));
+	ASSERT_EQ(__LINE__, fc.n, 4);
+
+	/* A sibling's descriptor counts, and makes room at once. */
+	struct fentry *e = fcache_find(&fc, "g/new.html", 10);
+	ASSERT_TRUE(__LINE__, e != NULL);
+	put("g/new.html.gz", "gz");
+	int fd = openat(conf.root_fd, "g/new.html.gz", O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	fstat(fd, &sb);
+	fcache_rep_add(&fc, e, &e->rep[FC_GZ], fd, &sb);
+	ASSERT_EQ(__LINE__, fc.fds, 4);
+	ASSERT_EQ(__LINE__, fc.n, 3);
+	ASSERT_TRUE(__LINE__, e->node != NULL); /* hit just now: spared */
+	fcache_put(&fc, e);
+	ASSERT_EQ(__LINE__, fcache_shed(&fc), 3);
+	ASSERT_EQ(__LINE__, fc.fds, 0);
+	ASSERT_EQ(__LINE__, fc.n, 0);
+	teardown();
+}
+
 /* ---- a file replaced between its open and the first watch ---- */
 
 static void test_replaced_before_first_watch(void)
@@ -558,6 +618,7 @@ int main(void)
 	test_changes();
 	test_watches();
 	test_admission_and_eviction();
+	test_full_cache_admission();
 	test_replaced_before_first_watch();
 	test_overflow();
 	test_watch_limit();
