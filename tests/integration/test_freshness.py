@@ -125,6 +125,52 @@ class TestChanges(harness.ServerTest):
         self.check_rounds("truncate", change)
 
 
+class TestChangesUnderLoad(TestChanges):
+    """The same rounds while other clients keep the worker busy: its
+    epoll_wait then rarely sleeps, and a request is mostly judged fresh by
+    its receive time against the start of the wait (conn.c, make_fresh),
+    not by a read of the inotify queue. One worker, so every request
+    shares its turns."""
+
+    threads = 1
+    LOAD_CONNS = 6
+
+    def setUp(self):
+        import threading
+        stop = threading.Event()
+        errors = []
+        write(os.path.join(self.root, "f", "other.html"), b"other\n" * 50)
+
+        def load():
+            # Keep-alive GETs, two in flight per connection, until stopped
+            # (the test's own length bounds it).
+            conns = [self.srv.connect() for _ in range(self.LOAD_CONNS)]
+            req = build_request("GET", "/f/other.html", self.srv.hostport()) * 2
+            try:
+                while not stop.is_set():
+                    for c in conns:
+                        c.send(req)
+                    for c in conns:
+                        for _ in range(2):
+                            if c.read_response().status != 200:
+                                errors.append("load: not 200")
+            except Exception as e:  # reported below, not swallowed
+                errors.append(repr(e))
+            finally:
+                for c in conns:
+                    c.close()
+
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+
+        def finish():
+            stop.set()
+            t.join(harness.TIMEOUT)
+            self.assertFalse(t.is_alive(), "load thread did not stop")
+            self.assertEqual(errors, [])
+        self.addCleanup(finish)
+
+
 class TestOtherNames(harness.ServerTest):
     """A cached file changed through a name the server does not watch: a
     hard link outside the root (made before or after the file was cached),
