@@ -30,7 +30,7 @@ deps:
 	@test -f /usr/include/openssl/ssl.h || sh tools/deps.sh no-openssl-headers:libssl-dev
 
 test-deps:
-	@sh tools/deps.sh cc:gcc $(LIB_DEPS) openssl:openssl python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium haproxy:haproxy wrk:wrk systemd-socket-activate:systemd nginx:nginx
+	@sh tools/deps.sh cc:gcc $(LIB_DEPS) openssl:openssl python3:python3 groff:groff man:man-db systemd-analyze:systemd strace:strace slowhttptest:slowhttptest chromium:chromium haproxy:haproxy wrk:wrk systemd-socket-activate:systemd nginx:nginx testssl:testssl.sh
 
 $(BIN): $(BUILD)/main.o $(BUILD)/libmthttpd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
