@@ -279,6 +279,15 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def need(tool):
+    """A tool the test cannot do without: `make test-deps` installs it (a
+    Debian package). Missing: fail, loudly, rather than skip."""
+    path = shutil.which(tool)
+    if path is None:
+        raise AssertionError("%s is not installed: run `make test-deps` as root" % tool)
+    return path
+
+
 def wait_until(pred, timeout, what):
     """Polls pred() until it returns a true value (returned) or fails the
     test after timeout seconds, naming what was awaited."""
@@ -552,3 +561,17 @@ class ServerTest(unittest.TestCase):
         srv = Server(*args, **kw)
         cls.addClassCleanup(srv.stop)
         return srv
+
+
+@unittest.skipIf(OPENSSL is None, "openssl CLI missing")
+class TLSServerTest(ServerTest):
+    """ServerTest with HTTPS: one server for the class on the certificate
+    cls.cert / cls.key (localhost, 127.0.0.1), made in cls.dir;
+    cls.srv.ctx trusts it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = cls.fresh_class_dir("mthttpd-tls-")
+        cls.cert, cls.key = make_cert(cls.dir, "a", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
+        cls.server_kwargs = dict(cls.server_kwargs, tls=[(cls.cert, cls.key)])
+        super().setUpClass()

@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,15 +26,6 @@ DEPLOY = os.path.join(TOP, "deploy")
 PAGE = b"<!doctype html><title>home</title><p>home</p>\n"  # make_root's index.html
 MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
 STORED = r"^upload_\d{8}_\d{6}_[a-z0-9]{6,}\.json$"  # a stored upload's name
-
-
-def need(tool):
-    """A tool the test cannot do without: `make test-deps` installs it.
-    Missing: fail, loudly."""
-    path = shutil.which(tool)
-    if path is None:
-        raise AssertionError("%s is not installed: run `make test-deps` as root" % tool)
-    return path
 
 
 def client(host, port, source=None, timeout=TIMEOUT):
@@ -56,7 +46,7 @@ class TestSocketActivation(harness.ServerTest):
     class_server = False  # every test starts its own
 
     def test_systemd_socket_activate(self):
-        tool = need("systemd-socket-activate")
+        tool = harness.need("systemd-socket-activate")
         root = self.fresh_root()
         tmp = self.fresh_dir("mthttpd-deploy-")
         port = free_port()
@@ -207,7 +197,7 @@ class TestRestartUnderLoad(harness.ServerTest):
     KERNEL_RESETS = 2
 
     def restart(self, *extra, read_errors_allowed=0):
-        wrk = need("wrk")
+        wrk = harness.need("wrk")
         root = self.fresh_root()
         tmp = self.fresh_dir("mthttpd-deploy-")
         port = free_port()
@@ -274,7 +264,7 @@ class Haproxy(Proc):
         self.cfg = os.path.join(tmp, "haproxy.cfg")
         with open(self.cfg, "w") as f:
             f.write(cfg)
-        haproxy = need("haproxy")
+        haproxy = harness.need("haproxy")
         chk = subprocess.run([haproxy, "-c", "-q", "-f", self.cfg], capture_output=True, timeout=TIMEOUT)
         if chk.returncode != 0:
             raise AssertionError("haproxy -c: %s" % (chk.stdout + chk.stderr).decode())
@@ -532,7 +522,7 @@ class Nginx(Proc):
         self.cfg = os.path.join(tmp, "nginx.conf")
         with open(self.cfg, "w") as f:
             f.write(cfg)
-        nginx = need("nginx")
+        nginx = harness.need("nginx")
         argv = [nginx, "-p", self.prefix + "/", "-c", self.cfg, "-g", "daemon off;"]
         chk = subprocess.run(argv[:-2] + ["-t", "-q"], capture_output=True, timeout=TIMEOUT)
         if chk.returncode != 0:

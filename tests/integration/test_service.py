@@ -25,14 +25,6 @@ UNITS = os.path.join(TOP, "deploy", "systemd")
 UNIT_BIN = "/usr/local/sbin/mthttpd"  # the path the checked-in unit names
 
 
-def need(tool):
-    """A tool the test cannot do without: `make test-deps` installs it
-    (Debian packages groff, man-db, systemd, strace). Missing: fail, loudly."""
-    path = shutil.which(tool)
-    if path is None:
-        raise AssertionError("%s is not installed: run `make test-deps` as root" % tool)
-    return path
-
 
 def help_options():
     out = subprocess.run([BIN, "--help"], capture_output=True, timeout=TIMEOUT, check=True).stdout.decode()
@@ -48,7 +40,7 @@ def option_names(text):
 
 def render_man(width=200):
     """The man page as plain text: no hyphenation, wide lines, no overstrike."""
-    p = subprocess.run([need("groff"), "-man", "-Tutf8", "-rHY=0", "-rLL=%dn" % width, "-P-cbou", MAN],
+    p = subprocess.run([harness.need("groff"), "-man", "-Tutf8", "-rHY=0", "-rLL=%dn" % width, "-P-cbou", MAN],
                        capture_output=True, timeout=TIMEOUT)
     if p.returncode != 0:
         raise AssertionError("groff failed: %r" % p.stderr)
@@ -72,7 +64,7 @@ class TestInstall(unittest.TestCase):
         flavour = ["SANITIZE=1"] if os.path.realpath(BIN) == os.path.join(TOP, "build", "asan", "mthttpd") else []
         argv = ["make", "-s", "-C", TOP] + flavour + list(args)
         if trace:
-            argv = [need("strace"), "-f", "-qq", "-y", "-e", "trace=%file,%process,chdir,fchdir",
+            argv = [harness.need("strace"), "-f", "-qq", "-y", "-e", "trace=%file,%process,chdir,fchdir",
                     "-o", trace] + argv
         p = subprocess.run(argv, capture_output=True, timeout=120)
         self.assertEqual(p.returncode, 0, "%r: %r" % (args, p.stderr[-2000:]))
@@ -185,14 +177,14 @@ class TestInstall(unittest.TestCase):
 class TestManPage(unittest.TestCase):
 
     def test_groff_no_warnings(self):
-        p = subprocess.run([need("groff"), "-man", "-ww", "-z", MAN], capture_output=True, timeout=TIMEOUT)
+        p = subprocess.run([harness.need("groff"), "-man", "-ww", "-z", MAN], capture_output=True, timeout=TIMEOUT)
         self.assertEqual(p.returncode, 0)
         self.assertEqual(p.stderr, b"")
         self.assertEqual(p.stdout, b"")
 
     def test_man_renders(self):
         env = dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="0", LC_ALL="C.UTF-8")
-        p = subprocess.run([need("man"), "-P", "cat", os.path.abspath(MAN)], capture_output=True,
+        p = subprocess.run([harness.need("man"), "-P", "cat", os.path.abspath(MAN)], capture_output=True,
                            timeout=TIMEOUT, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = re.sub(r".\x08", "", p.stdout.decode("utf-8", "replace"))  # overstrike bold/underline
@@ -228,7 +220,7 @@ class TestSystemdUnits(unittest.TestCase):
             return f.read()
 
     def test_verify_clean(self):
-        tool = need("systemd-analyze")
+        tool = harness.need("systemd-analyze")
         d = tempfile.mkdtemp(prefix="mthttpd-units-")
         self.addCleanup(shutil.rmtree, d, True)
         for name in ("mthttpd.service", "mthttpd.socket"):
@@ -248,7 +240,7 @@ class TestSystemdUnits(unittest.TestCase):
     def test_verify_sees_a_broken_unit(self):
         # The counterpart: verify does fail on what it should catch (a
         # binary that is not there), so the clean run above means something.
-        tool = need("systemd-analyze")
+        tool = harness.need("systemd-analyze")
         d = tempfile.mkdtemp(prefix="mthttpd-units-")
         self.addCleanup(shutil.rmtree, d, True)
         with open(os.path.join(d, "mthttpd.service"), "w") as f:

@@ -51,21 +51,8 @@ def peer_cn(sock):
     return m.group(1).decode().strip() if m else None
 
 
-@unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TLSBase(harness.ServerTest):
-    """One server for the class with HTTPS on the certificate cls.cert
-    (localhost, 127.0.0.1); cls.srv.ctx trusts it."""
+class TestHTTPSBasics(harness.TLSServerTest):
     root_files = {"big.png": BIG}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = cls.fresh_class_dir("mthttpd-tls-")
-        cls.cert, cls.key = make_cert(cls.dir, "a", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
-        cls.server_kwargs = {"tls": [(cls.cert, cls.key)]}
-        super().setUpClass()
-
-
-class TestHTTPSBasics(TLSBase):
     server_args = ("--hsts", "31536000", "--header-timeout", "3")
 
     def host(self):
@@ -382,7 +369,8 @@ class TestSNIAndReload(harness.ServerTest):
 
 
 @unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TestRedirect(TLSBase):
+class TestRedirect(harness.TLSServerTest):
+    root_files = {"big.png": BIG}
     server_args = ("--redirect-https",)
 
     def test_plain_redirects(self):
