@@ -1,7 +1,7 @@
 """HTTPS configuration as an outside scanner sees it (issue 15): testssl.sh
 (Debian package testssl.sh, command `testssl`) against the real binary on
-loopback. It checks what the protocol policy promises from the wire, with
-its own client code rather than OpenSSL's: only TLS 1.2 and 1.3, no weak or
+loopback. It checks from the wire what the protocol policy promises, much
+of it with testssl's own handshakes rather than OpenSSL's: only TLS 1.2 and 1.3, no weak or
 CBC suites, forward secrecy on X25519 and P-256, no TLS compression, no
 renegotiation, and none of the known protocol attacks (Heartbleed, CCS
 injection, Ticketbleed, ROBOT, POODLE, SWEET32, FREAK, DROWN, LOGJAM,
@@ -13,12 +13,9 @@ reflected next to attacker-chosen text in one compressed body; mthttpd
 compresses only static files, which hold neither."""
 import json
 import os
-import shutil
 import subprocess
-import unittest
 
 import harness
-from harness import OPENSSL, make_cert
 
 # Findings at these severities fail the test, whatever they are.
 BAD = {"MEDIUM", "HIGH", "CRITICAL"}
@@ -26,22 +23,11 @@ BAD = {"MEDIUM", "HIGH", "CRITICAL"}
 EXPECTED = {"BREACH"}
 
 
-def need(tool):
-    path = shutil.which(tool)
-    if path is None:
-        raise AssertionError("%s is not installed: run `make test-deps` as root" % tool)
-    return path
-
-
-@unittest.skipIf(OPENSSL is None, "openssl CLI missing")
-class TestTestssl(harness.ServerTest):
+class TestTestssl(harness.TLSServerTest):
     server_args = ("--hsts", "31536000")
 
     @classmethod
     def setUpClass(cls):
-        cls.dir = cls.fresh_class_dir("mthttpd-testssl-")
-        cls.cert, cls.key = make_cert(cls.dir, "a", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
-        cls.server_kwargs = {"tls": [(cls.cert, cls.key)]}
         super().setUpClass()
         cls.findings = cls.scan()
 
@@ -49,11 +35,9 @@ class TestTestssl(harness.ServerTest):
     def scan(cls):
         """One testssl run: protocols, cipher categories, forward secrecy,
         server defaults, vulnerabilities. Returns {id: (severity, finding)}.
-        No --openssl-timeout: under load (the whole suite, ASan) testssl's
-        own 5 s kill of s_client turned a slow handshake into "connect
-        problem"; a server that hangs still fails through timeout= here."""
+        A server that hangs fails through timeout= here."""
         out = os.path.join(cls.dir, "scan.json")
-        argv = [need("testssl"), "--quiet", "--color", "0", "--warnings", "off",
+        argv = [harness.need("testssl"), "--quiet", "--color", "0", "--warnings", "off",
                 "--nodns", "none", "--ip", "127.0.0.1", "--add-ca", cls.cert,
                 "--jsonfile", out, "-p", "-s", "-f", "-S", "-U",
                 "localhost:%d" % cls.srv.tls_port]
@@ -91,10 +75,14 @@ class TestTestssl(harness.ServerTest):
         curves = self.finding("PFS_ECDHE_curves")[1].split()
         self.assertEqual(sorted(curves), ["X25519", "prime256v1"])
 
-    def test_alpn_and_resumption(self):
+    def test_alpn(self):
         self.assertIn("http/1.1", self.finding("ALPN")[1])
-        self.assertRegex(self.finding("sessionresumption_ticket")[1], r"^supported")
-        self.assertRegex(self.finding("sessionresumption_ID")[1], r"^supported")
+    # Not asserted here: testssl's resumption check. It runs `openssl
+    # s_client -sess_out </dev/null`, which may close before the TLS 1.3
+    # ticket (sent after the client's Finished) arrives; then the second
+    # connection has no session to offer and testssl reports "connect
+    # problem" (2 scans in about 8 under load). test_tls.py checks
+    # resumption over 1.2 and 1.3 with clients that wait for the ticket.
 
     def test_no_renegotiation_no_compression(self):
         self.assertRegex(self.finding("secure_client_renego")[1], r"(?i)not vulnerable")
@@ -102,7 +90,7 @@ class TestTestssl(harness.ServerTest):
 
     def test_no_known_attack(self):
         for fid in ("heartbleed", "CCS", "ticketbleed", "ROBOT", "POODLE_SSL", "SWEET32", "FREAK",
-                    "DROWN", "LOGJAM", "LUCKY13", "RC4", "fallback_SCSV"):
+                    "DROWN", "LOGJAM", "BEAST", "LUCKY13", "RC4", "fallback_SCSV"):
             sev, text = self.finding(fid)
             self.assertIn(sev, ("OK", "INFO"), "%s: %s %s" % (fid, sev, text))
 
