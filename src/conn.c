@@ -297,6 +297,28 @@ static size_t error_body(struct conn *c, struct response *r, char *body, size_t 
 	return (size_t)n;
 }
 
+/* Reads fd[off .. off+n) behind the head in o. A small file not held in
+ * memory (a cache miss) then leaves with its head in one send(), as a
+ * cached one does: pread() and one send() cost the kernel less than a
+ * send() of the head and a sendfile() of a few KiB, which goes through a
+ * pipe and hands the receiver page fragments. False when the file gave
+ * fewer bytes (it shrank, or an I/O error): then o is as it was and the
+ * body goes by sendfile(), which finds out and closes. */
+static bool read_behind(struct obuf *o, int fd, uint64_t off, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, o->p + o->n + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	o->n += n;
+	return true;
+}
+
 /* Turns the description r into the bytes to send, and starts sending. */
 static void respond(struct conn *c, struct response *r)
 {
@@ -350,9 +372,13 @@ static void respond(struct conn *c, struct response *r)
 			c->mem_left = r->mem_n;
 		}
 	} else if (r->body == RB_FILE && r->len) {
-		c->file_fd = r->fd;
-		c->file_off = r->off;
-		c->file_left = r->len;
+		if (r->len <= o->cap - o->n && read_behind(o, r->fd, r->off, (size_t)r->len)) {
+			c->sent_body = c->body_in_wbuf = (uint32_t)r->len;
+		} else {
+			c->file_fd = r->fd;
+			c->file_off = r->off;
+			c->file_left = r->len;
+		}
 	} else if (r->body == RB_PARTS) {
 		c->parts = r->parts;
 		c->part = 0;
