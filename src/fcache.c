@@ -30,12 +30,21 @@
  * full, a newcomer must find its victim at once: if the entry under the
  * hand was hit since the hand last passed, it is spared and the newcomer
  * is refused (served, then closed), and the hand moves one step. So the
- * hand moves once per second miss, and where hits are spread thinly over
- * more files than fit (uniform random GETs over a large tree) most second
- * misses are refused: every admission costs a file watch placed and
- * removed, a look-up and a copy, and with such traffic any full cache hits
- * as often as another. A hot entry is always spared; entries not hit in a
- * turn of the hand make room.
+ * hand moves once per second miss. A hot entry is always spared; entries
+ * not hit in a turn of the hand make room.
+ *
+ * Upkeep bounded by use: an admission to a full cache costs about twice
+ * what a hit saves (a file watch placed and later removed, a look-up, a
+ * copy, an entry made and freed, against an openat2, fstat and close), so
+ * a full cache admits one newcomer per FCACHE_ADMIT_COST hits, from a
+ * credit that hits fill up to FCACHE_CREDIT_MAX. Where hits are spread
+ * thinly over far more files than fit (uniform random GETs over a large
+ * tree) any full cache hits as often as another, and churning it only
+ * costs: there the credit keeps admissions to a quarter of the hits, and
+ * the cache's upkeep below half of what it saves. Where the cache is
+ * hit, the credit is always there; a new hot set comes in at the pace of
+ * the hits, faster as it is admitted. A path refused for want of credit
+ * stays remembered, so it comes in at its next miss with credit.
  *
  * Sizing: descriptors, not entries, are counted (an entry holds its file's,
  * and those of the .br and .gz siblings found). The caches of all workers
@@ -138,6 +147,7 @@ int fcache_init(struct fcache *fc)
 	fc->root = cfg->root;
 	fc->root_fd = cfg->root_fd;
 	fc->max = max_fds();
+	fc->credit = FCACHE_CREDIT_MAX;
 	fc->bytes_max = FCACHE_BYTES_ALL / worker_threads();
 	if (fc->bytes_max < FCACHE_BYTES_MIN)
 		fc->bytes_max = FCACHE_BYTES_MIN;
@@ -448,6 +458,8 @@ struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n)
 		if (e->hash == h && e->rel_n == n && memcmp(e->rel, rel, n) == 0) {
 			e->refs++;
 			e->used = true;
+			if (fc->credit < FCACHE_CREDIT_MAX)
+				fc->credit++;
 			return e;
 		}
 	}
@@ -545,7 +557,12 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	if (fc->watch_retry_ns && now_ns() < fc->watch_retry_ns)
 		return NULL;
 	fc->watch_retry_ns = 0;
-	if (fc->fds >= fc->max && !victim_ready(fc))
+	bool full = fc->fds >= fc->max;
+	if (full && fc->credit < FCACHE_ADMIT_COST) {
+		fc->seen[h & fc->seen_mask] = h; /* still wanted: next time */
+		return NULL;
+	}
+	if (full && !victim_ready(fc))
 		return NULL;
 	struct fc_node *leaf = watch_path(fc, rel, n);
 	if (leaf == NULL)
@@ -581,6 +598,8 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	e->node = leaf;
 	for (struct fc_node *x = leaf; x != NULL; x = x->parent)
 		x->count++;
+	if (full)
+		fc->credit -= FCACHE_ADMIT_COST;
 	while (fc->fds >= fc->max && fc->head != NULL)
 		evict_one(fc);
 	if (e->data)

@@ -16,6 +16,8 @@
 #include "mime.h"
 
 #define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory */
+#define FCACHE_ADMIT_COST 4           /* hits a full cache earns per admission */
+#define FCACHE_CREDIT_MAX (64 * FCACHE_ADMIT_COST) /* and saves at most */
 
 enum { FC_IDENTITY, FC_BR, FC_GZ, FC_REPS };
 enum fc_side { FC_UNKNOWN, FC_ABSENT, FC_PRESENT };
@@ -70,6 +72,8 @@ struct fcache {
 	unsigned nodes;           /* path components held (each one watch) */
 	uint32_t *seen;           /* admission: hashes of paths missed once */
 	unsigned seen_mask;
+	unsigned credit;          /* admission to a full cache: hits earned,
+				   * FCACHE_ADMIT_COST spent per admission */
 	int64_t watch_retry_ns;   /* after ENOSPC: no new watch before this */
 	struct metrics *m;        /* counters (overflows), or NULL */
 	const char *root;         /* the document root's resolved path */

@@ -477,6 +477,63 @@ static void test_full_cache_admission(void)
 	teardown();
 }
 
+/* ---- a full cache nobody hits: admissions paid for by hits ---- */
+
+/* Asks for n files never asked for before, twice each (so each qualifies
+ * at its second miss); returns how many were admitted. */
+static int second_misses(const char *dir, int from, int n)
+{
+	char name[64];
+	int admitted = 0;
+	for (int i = from; i < from + n; i++) {
+		snprintf(name, sizeof(name), "%s/%d.html", dir, i);
+		put(name, "s");
+		miss(name);
+		admitted += miss(name);
+	}
+	return admitted;
+}
+
+static void test_admission_credit(void)
+{
+	setup();
+	fc.max = 8;
+	ASSERT_EQ(__LINE__, second_misses("fill", 0, 8), 8); /* not full: no credit needed */
+	ASSERT_EQ(__LINE__, fc.credit, FCACHE_CREDIT_MAX);
+	/* Full and never hit: the saved credit pays for its admissions, then
+	 * nothing more is admitted, whatever comes. */
+	int burst = FCACHE_CREDIT_MAX / FCACHE_ADMIT_COST;
+	ASSERT_EQ(__LINE__, second_misses("scan", 0, burst + 200), burst);
+	ASSERT_EQ(__LINE__, fc.credit, 0);
+	ASSERT_EQ(__LINE__, fc.n, 8);
+	ASSERT_EQ(__LINE__, kernel_watches(), fc.nodes);
+	/* Hits pay: one admission per FCACHE_ADMIT_COST of them. */
+	int hits = 0;
+	for (int i = 0; i < 8 * FCACHE_ADMIT_COST; i++) {
+		struct fentry *e = fc.head;
+		ASSERT_TRUE(__LINE__, e != NULL);
+		hits += cached(e->rel);
+	}
+	ASSERT_EQ(__LINE__, hits, 8 * FCACHE_ADMIT_COST);
+	ASSERT_EQ(__LINE__, fc.credit, 8 * FCACHE_ADMIT_COST);
+	/* The head was hit, so the hand spares it once: a newcomer can be
+	 * refused by the clock (its credit kept) before one is admitted. */
+	int admitted = second_misses("paid", 0, 64);
+	ASSERT_EQ(__LINE__, admitted, 8);
+	ASSERT_EQ(__LINE__, fc.credit, 0);
+	/* A path refused for want of credit is still remembered: with credit
+	 * again, its next miss admits it. */
+	put("late.html", "l");
+	miss("late.html");
+	ASSERT_TRUE(__LINE__, !miss("late.html"));
+	for (int i = 0; i < FCACHE_ADMIT_COST; i++)
+		cached(fc.tail->rel);
+	ASSERT_TRUE(__LINE__, miss("late.html"));
+	ASSERT_TRUE(__LINE__, cached("late.html"));
+	ASSERT_EQ(__LINE__, fc.n, 8);
+	teardown();
+}
+
 /* ---- a file replaced between its open and the first watch ---- */
 
 static void test_replaced_before_first_watch(void)
@@ -619,6 +676,7 @@ int main(void)
 	test_watches();
 	test_admission_and_eviction();
 	test_full_cache_admission();
+	test_admission_credit();
 	test_replaced_before_first_watch();
 	test_overflow();
 	test_watch_limit();
