@@ -1255,6 +1255,8 @@ static enum step do_write(struct conn *c)
 			break;
 		next_part(c);
 	}
+	if (c->tls && !c->keep_alive && !c->interim)
+		tls_end(c->tls); /* its close_notify leaves with the response */
 	int fl = c->tls ? tls_flush(c->tls) : 0;
 	if (fl < 0) {
 		if (fl != -EAGAIN)

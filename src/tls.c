@@ -428,13 +428,19 @@ void tls_redirect_location(struct obuf *o, const char *host, size_t host_n, cons
 
 /* ---- the write side: records gathered, then one write() ----
  *
- * OpenSSL's socket BIO writes every record with its own write(). The
- * connection's BIO instead gathers the records of one step (up to
- * OUT_CAP: four full records) and writes them with one write(): when the
- * next record does not fit, and at the end of a response (tls_flush). When
- * the socket takes nothing, the BIO says "retry" and SSL_write says
- * WANT_WRITE, as with the socket BIO. The buffer is held only while it has
- * bytes. */
+ * OpenSSL's socket BIO writes every record with its own write(), and
+ * OpenSSL flushes after each handshake flight. The connection's BIO
+ * instead gathers records (up to OUT_CAP: four full records) and writes
+ * them with one write() only when the next record does not fit, or when
+ * mthttpd flushes (tls_flush): at the end of a response, and whenever the
+ * connection is about to wait for input (tls_handshake, tls_read) or
+ * close (tls_free). OpenSSL's own flushes are no-ops, so the flight that
+ * ends a handshake (a TLS 1.3 ticket; a TLS 1.2 server Finished) leaves
+ * with the first response, and a close_notify that follows a response at
+ * once (tls_end) leaves with it: a full handshake with one request and
+ * Connection: close costs two write()s, not four. When the socket takes
+ * nothing, the BIO says "retry" and SSL_write says WANT_WRITE, as with the
+ * socket BIO. The buffer is held only while it has bytes. */
 #define OUT_CAP (4 * (TLS_RECORD + 64))
 
 struct tls_out {
@@ -495,13 +501,8 @@ static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
 	(void)num, (void)ptr;
 	struct tls_out *o = BIO_get_data(b);
 	switch (cmd) {
-	case BIO_CTRL_FLUSH: {
-		BIO_clear_retry_flags(b);
-		int rc = out_flush(o);
-		if (rc == -EAGAIN)
-			BIO_set_retry_write(b);
-		return rc == 0;
-	}
+	case BIO_CTRL_FLUSH:
+		return 1; /* held until mthttpd flushes (see above) */
 	case BIO_CTRL_WPENDING:
 		return o->n - o->off;
 	default:
@@ -598,12 +599,27 @@ void tls_close_notify(struct ssl_st *s)
 	}
 }
 
+void tls_end(struct ssl_st *s)
+{
+	BIO *b = SSL_get_wbio(s);
+	struct tls_out *o = out_meth && b && !BIO_get_ktls_send(b) ? BIO_get_data(b) : NULL;
+	/* Only when the alert fits in what is gathered: queueing it must not
+	 * have to write (and perhaps leave it half-sent inside OpenSSL). */
+	if (o == NULL || o->n - o->off + 64 > OUT_CAP || !SSL_is_init_finished(s) ||
+	    (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN))
+		return;
+	SSL_shutdown(s);
+	ERR_clear_error();
+}
+
 void tls_free(struct ssl_st *s, bool notify)
 {
 	if (s == NULL)
 		return;
-	if (notify)
+	if (notify) {
 		tls_close_notify(s);
+		tls_flush(s); /* and whatever else is gathered, a fatal alert say */
+	}
 	SSL_free(s);
 }
 
@@ -648,8 +664,12 @@ enum tls_hs tls_handshake(struct ssl_st *s, const char *peer)
 	if (r == 1)
 		return TLS_HS_DONE;
 	int e = SSL_get_error(s, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		/* The flight OpenSSL wrote goes out before we wait for the
+		 * answer (EAGAIN: EPOLLOUT brings us back here). */
+		tls_flush(s);
 		return TLS_HS_AGAIN;
+	}
 	const char *why = e == SSL_ERROR_SSL ? ssl_reason()
 			  : e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
 							    : "connection closed";
@@ -677,6 +697,9 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n)
 		if (got)
 			return (ssize_t)got; /* the end or error shows on the next call */
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			/* About to wait for input: what is gathered (a ticket
+			 * after the handshake, a KeyUpdate) goes out now. */
+			tls_flush(s);
 			errno = EAGAIN;
 			return -1;
 		}

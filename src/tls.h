@@ -49,7 +49,12 @@ struct ssl_st *tls_new(int fd);
  * half-close, or from tls_free. */
 void tls_close_notify(struct ssl_st *s);
 
-/* Frees s, after tls_close_notify when notify is set. */
+/* Queues close_notify behind the response gathered (when it fits), so the
+ * next tls_flush sends both in one write(): for a response that ends the
+ * connection. tls_close_notify then has nothing more to do. */
+void tls_end(struct ssl_st *s);
+
+/* Frees s, after tls_close_notify and a last flush when notify is set. */
 void tls_free(struct ssl_st *s, bool notify);
 
 enum tls_hs {
