@@ -129,6 +129,7 @@ static void release_body(struct conn *c)
 	c->zref = NULL;
 	free(c->parts);
 	c->parts = NULL;
+	c->part_mem = NULL;
 }
 
 static const char *peer_text(const struct conn *c, char *buf, size_t cap)
@@ -382,6 +383,7 @@ static void respond(struct conn *c, struct response *r)
 	} else if (r->body == RB_PARTS) {
 		c->parts = r->parts;
 		c->part = 0;
+		c->part_mem = r->mem;
 		c->file_fd = r->fd;
 	}
 	if (!o->ok || !so.ok) {
@@ -1183,8 +1185,14 @@ static void next_part(struct conn *c)
 	obuf_init(&o, wbuf(c), CONN_WBUF);
 	resp_part_head(&o, br, c->part);
 	if (c->part < br->n) {
-		c->file_off = br->r[c->part].first;
-		c->file_left = br->r[c->part].last - br->r[c->part].first + 1;
+		uint64_t first = br->r[c->part].first, len = br->r[c->part].last - first + 1;
+		if (c->part_mem) {
+			c->mem = c->part_mem + first;
+			c->mem_left = (size_t)len;
+		} else {
+			c->file_off = first;
+			c->file_left = len;
+		}
 	}
 	c->part++;
 	c->wlen = (uint32_t)o.n;

@@ -95,6 +95,7 @@ struct conn {
 	uint64_t file_off, file_left;
 	struct byteranges *parts;
 	int part;                /* the next part head to queue */
+	const char *part_mem;    /* the parts' bytes when in memory, else NULL */
 	struct fentry *ref;      /* the cache entry the body lives in */
 	struct cz_entry *zref;   /* the compressed body's cache entry */
 

@@ -46,13 +46,24 @@
  * the hits, faster as it is admitted. A path refused for want of credit
  * stays remembered, so it comes in at its next miss with credit.
  *
- * Sizing: descriptors, not entries, are counted (an entry holds its file's,
- * and those of the .br and .gz siblings found). The caches of all workers
- * together hold at most half of RLIMIT_NOFILE, the other half being left
- * for connections, upload files and logs. So a worker holds at most
+ * Memory, not descriptors, for small files: a file whose bytes are read
+ * into the entry (FCACHE_DATA_MAX or less, while the byte budget lasts)
+ * has its descriptor closed at once; the watches keep it fresh, and the
+ * bytes serve every body and range. So the cache holds many more small
+ * files than descriptors would allow, and a hit on one costs no system
+ * call but the send.
+ *
+ * Sizing: descriptors and entries are both bounded. The descriptors (of
+ * larger files, and of the .br and .gz siblings found): the caches of all
+ * workers together hold at most half of RLIMIT_NOFILE, the other half
+ * being left for connections, upload files and logs. So a worker holds at
+ * most
  *     RLIMIT_NOFILE / (2 * threads)
- * descriptors, and never more than FCACHE_ENTRIES_MAX; with a limit of
- * 1,024 and 4 threads that is 128 a worker. A sibling found for a cached
+ * descriptors, and never more than FCACHE_FDS_MAX; with a limit of 1,024
+ * and 4 threads that is 128 a worker. Entries: FCACHE_ENTRIES_ALL shared
+ * out between the workers, or the descriptor bound when that is more. A
+ * newcomer that keeps its descriptor, with none free, evicts an entry
+ * that holds one (evict_fd: the hand passes memory entries over). A sibling found for a cached
  * entry makes room for its descriptor at once (fcache_rep_add). On EMFILE
  * all the same, the caller sheds cold entries (fcache_shed) and retries
  * once. File bytes in memory: at most FCACHE_BYTES_ALL shared out between
@@ -74,7 +85,8 @@
 #include "metrics.h"
 #include "log.h"
 
-#define FCACHE_ENTRIES_MAX 16384      /* descriptors (so entries) at most, whatever the limit */
+#define FCACHE_FDS_MAX 16384      /* descriptors a worker at most, whatever the limit */
+#define FCACHE_ENTRIES_ALL 32768      /* entries, all workers together (or the descriptors) */
 #define FCACHE_BYTES_ALL (64u << 20)  /* bytes of file data, all workers together */
 #define FCACHE_BYTES_MIN (8u << 20)   /* ... but at least this much a worker */
 #define WATCH_RETRY_NS 1000000000     /* after ENOSPC, no new watch for 1 s */
@@ -138,7 +150,7 @@ static unsigned max_fds(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX / 2 : (uint64_t)rl.rlim_cur;
 	uint64_t m = nofile / (2 * worker_threads());
-	return m > FCACHE_ENTRIES_MAX ? FCACHE_ENTRIES_MAX : (unsigned)m;
+	return m > FCACHE_FDS_MAX ? FCACHE_FDS_MAX : (unsigned)m;
 }
 
 int fcache_init(struct fcache *fc)
@@ -147,6 +159,9 @@ int fcache_init(struct fcache *fc)
 	fc->root = cfg->root;
 	fc->root_fd = cfg->root_fd;
 	fc->max = max_fds();
+	fc->n_max = FCACHE_ENTRIES_ALL / (unsigned)worker_threads();
+	if (fc->n_max < fc->max)
+		fc->n_max = fc->max;
 	fc->credit = FCACHE_CREDIT_MAX;
 	fc->bytes_max = FCACHE_BYTES_ALL / worker_threads();
 	if (fc->bytes_max < FCACHE_BYTES_MIN)
@@ -154,8 +169,8 @@ int fcache_init(struct fcache *fc)
 	fc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fc->ifd < 0)
 		return -errno;
-	unsigned slots = pow2_at_least(fc->max, 16);
-	unsigned nslots = pow2_at_least(2 * fc->max, 32);
+	unsigned slots = pow2_at_least(2 * fc->n_max, 32); /* at most half full */
+	unsigned nslots = pow2_at_least(2 * fc->n_max, 32);
 	fc->tab = calloc(slots, sizeof(*fc->tab));
 	fc->ntab = calloc(nslots, sizeof(*fc->ntab));
 	fc->wtab = calloc(nslots, sizeof(*fc->wtab));
@@ -338,12 +353,32 @@ static struct fc_node *watch_path(struct fcache *fc, const char *rel, size_t n)
 static void entry_free(struct fentry *e)
 {
 	for (int i = 0; i < FC_REPS; i++) {
-		if (e->rep[i].state == FC_PRESENT)
+		if (e->rep[i].state == FC_PRESENT && e->rep[i].fd >= 0)
 			close(e->rep[i].fd);
 		free(e->rep[i].hdr);
 	}
 	free(e->data);
 	free(e);
+}
+
+/* The table of entries by path: open addressing, linear probing, at most
+ * half full, each slot with its path's hash, so that a miss (most requests
+ * over a large tree) reads one or two slots and no entry. */
+static void tab_remove(struct fcache *fc, struct fentry *e)
+{
+	unsigned m = fc->mask, i = e->hash & m;
+	while (fc->tab[i].e != e)
+		i = (i + 1) & m;
+	/* Backward shift: a later slot of the run moves into the hole unless
+	 * its home lies cyclically in (hole, slot]. */
+	for (unsigned j = (i + 1) & m; fc->tab[j].e != NULL; j = (j + 1) & m) {
+		unsigned home = fc->tab[j].hash & m;
+		if (((j - home) & m) >= ((j - i) & m)) {
+			fc->tab[i] = fc->tab[j];
+			i = j;
+		}
+	}
+	fc->tab[i].e = NULL;
 }
 
 static void list_unlink(struct fcache *fc, struct fentry *e)
@@ -373,10 +408,7 @@ static void list_append(struct fcache *fc, struct fentry *e)
  * the last entry under them); frees it once nobody uses it. */
 static void drop(struct fcache *fc, struct fentry *e)
 {
-	struct fentry **pp = &fc->tab[e->hash & fc->mask];
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
+	tab_remove(fc, e);
 	list_unlink(fc, e);
 	fc->n--;
 	for (int i = 0; i < FC_REPS; i++) {
@@ -454,8 +486,9 @@ struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n)
 	if (fc->tab == NULL || fc->head == NULL)
 		return NULL;
 	uint32_t h = hash_path(rel, n);
-	for (struct fentry *e = fc->tab[h & fc->mask]; e; e = e->hnext) {
-		if (e->hash == h && e->rel_n == n && memcmp(e->rel, rel, n) == 0) {
+	for (unsigned i = h & fc->mask; fc->tab[i].e != NULL; i = (i + 1) & fc->mask) {
+		struct fentry *e = fc->tab[i].e;
+		if (fc->tab[i].hash == h && e->rel_n == n && memcmp(e->rel, rel, n) == 0) {
 			e->refs++;
 			e->used = true;
 			if (fc->credit < FCACHE_CREDIT_MAX)
@@ -485,6 +518,34 @@ static void evict_one(struct fcache *fc)
 	drop(fc, fc->head);
 }
 
+static bool holds_fd(const struct fentry *e)
+{
+	for (int i = 0; i < FC_REPS; i++)
+		if (e->rep[i].counted)
+			return true;
+	return false;
+}
+
+/* Evicts an entry holding a descriptor (some does: fc->fds > 0). The hand
+ * passes entries held in memory over, moving them behind it with their
+ * bits kept, so the next such eviction does not walk them again; an entry
+ * with a descriptor is spared once per bit, as in evict_one. */
+static void evict_fd(struct fcache *fc)
+{
+	for (unsigned k = 0; fc->head != NULL; k++) {
+		struct fentry *e = fc->head;
+		bool fd = holds_fd(e);
+		if (fd && (!e->used || k > 2 * fc->n)) {
+			drop(fc, e);
+			return;
+		}
+		if (fd)
+			e->used = false;
+		list_unlink(fc, e);
+		list_append(fc, e);
+	}
+}
+
 int fcache_shed(struct fcache *fc)
 {
 	if (fc->tab == NULL)
@@ -493,7 +554,7 @@ int fcache_shed(struct fcache *fc)
 	int dropped = 0;
 	for (struct fentry *e = fc->head; e != NULL && (unsigned)dropped < want;) {
 		struct fentry *next = e->lnext;
-		if (e->refs == 1) {
+		if (e->refs == 1 && holds_fd(e)) {
 			drop(fc, e);
 			dropped++;
 		}
@@ -557,7 +618,11 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	if (fc->watch_retry_ns && now_ns() < fc->watch_retry_ns)
 		return NULL;
 	fc->watch_retry_ns = 0;
-	bool full = fc->fds >= fc->max;
+	/* Bytes that fit in memory leave the descriptor closed: such an
+	 * entry counts against the entries, not the descriptors. */
+	bool mem = sb->st_size <= FCACHE_DATA_MAX &&
+		   fc->bytes + (size_t)sb->st_size <= fc->bytes_max;
+	bool full = fc->n >= fc->n_max || (!mem && fc->fds >= fc->max);
 	if (full && fc->credit < FCACHE_ADMIT_COST) {
 		fc->seen[h & fc->seen_mask] = h; /* still wanted: next time */
 		return NULL;
@@ -583,8 +648,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 		node_prune(fc, leaf);
 		return NULL;
 	}
-	bool small = now.st_size <= FCACHE_DATA_MAX && fc->bytes + (size_t)now.st_size <= fc->bytes_max;
-	if (small && now.st_size > 0) {
+	if (mem && now.st_size > 0) {
 		e->data = malloc((size_t)now.st_size);
 		if (e->data == NULL || !read_all(fd, e->data, (size_t)now.st_size)) {
 			free(e->data);
@@ -600,8 +664,12 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 		x->count++;
 	if (full)
 		fc->credit -= FCACHE_ADMIT_COST;
-	while (fc->fds >= fc->max && fc->head != NULL)
-		evict_one(fc);
+	while (fc->head != NULL && (fc->n >= fc->n_max || (!mem && fc->fds >= fc->max))) {
+		if (!mem && fc->fds >= fc->max)
+			evict_fd(fc);
+		else
+			evict_one(fc);
+	}
 	if (e->data)
 		fc->bytes += (size_t)now.st_size;
 	e->hash = h;
@@ -609,12 +677,20 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 	e->mt = mt;
 	e->rel_n = (uint16_t)n;
 	memcpy(e->rel, rel, n);
+	if (mem) {
+		close(fd);
+		fd = -1;
+	}
 	rep_init(e, fd, &now);
-	e->rep[FC_IDENTITY].counted = true;
-	fc->fds++;
-	struct fentry **slot = &fc->tab[h & fc->mask];
-	e->hnext = *slot;
-	*slot = e;
+	if (!mem) {
+		e->rep[FC_IDENTITY].counted = true;
+		fc->fds++;
+	}
+	unsigned i = h & fc->mask;
+	while (fc->tab[i].e != NULL)
+		i = (i + 1) & fc->mask;
+	fc->tab[i].hash = h;
+	fc->tab[i].e = e;
 	list_append(fc, e);
 	fc->n++;
 	return e;
@@ -641,7 +717,7 @@ void fcache_rep_add(struct fcache *fc, struct fentry *e, struct fc_rep *r, int f
 	fc->fds++;
 	/* May drop e too: the caller's reference keeps it alive. */
 	while (fc->fds > fc->max && fc->n > 1)
-		evict_one(fc);
+		evict_fd(fc);
 }
 
 static void rep_init(struct fentry *e, int fd, const struct stat *sb)

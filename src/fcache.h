@@ -1,5 +1,6 @@
-/* A per-worker cache of open files: descriptor, metadata, validators, the
- * precomputed header block, and the bytes of small files. An entry is
+/* A per-worker cache of files: metadata, validators, the precomputed
+ * header block, and the bytes of small files or the descriptor of larger
+ * ones. An entry is
  * dropped as soon as inotify reports a change to the file, to a sibling
  * that may stand for it (.br, .gz), or to a directory on its path, so a
  * changed file is never served from the cache (see fcache.c for the
@@ -15,7 +16,8 @@
 #include "cond.h"
 #include "mime.h"
 
-#define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory */
+#define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory,
+					 * their descriptors closed */
 #define FCACHE_ADMIT_COST 4           /* hits a full cache earns per admission */
 #define FCACHE_CREDIT_MAX (64 * FCACHE_ADMIT_COST) /* and saves at most */
 
@@ -27,7 +29,7 @@ struct fc_rep {
 	int8_t state;             /* enum fc_side (the identity is always PRESENT) */
 	char variant;             /* 0, 'b' or 'g' */
 	uint8_t etag_n;
-	int fd;
+	int fd;                   /* -1: the identity held in memory */
 	struct stat sb;
 	char etag[ETAG_MAX];
 	char last_modified[30];   /* IMF-fixdate of sb.st_mtim, computed once */
@@ -39,9 +41,14 @@ struct fc_rep {
 };
 
 struct fc_node;
+struct fentry;
+
+struct fc_slot {
+	uint32_t hash;            /* of the entry's path */
+	struct fentry *e;         /* NULL: empty */
+};
 
 struct fentry {
-	struct fentry *hnext;     /* hash chain */
 	struct fentry *lprev, *lnext; /* the clock's order: head is the next
 				   * candidate for eviction */
 	struct fc_node *node;     /* the watched path's last component; NULL
@@ -51,7 +58,9 @@ struct fentry {
 	bool dead;                /* dropped while in use */
 	bool used;                /* hit since the clock last passed it */
 	const struct mime_type *mt;
-	char *data;               /* the identity bytes when small, else NULL */
+	char *data;               /* the identity bytes when held in memory
+				   * (rep[FC_IDENTITY].fd is -1 then; NULL when
+				   * empty), else NULL */
 	struct fc_rep rep[FC_REPS];
 	uint16_t rel_n;
 	char rel[];               /* the path relative to the root */
@@ -59,10 +68,10 @@ struct fentry {
 
 struct fcache {
 	int ifd;                  /* inotify descriptor, -1 when unavailable */
-	struct fentry **tab;      /* entries by path */
+	struct fc_slot *tab;      /* entries by path (fcache.c: tab_remove) */
 	unsigned mask;
 	struct fentry *head, *tail;
-	unsigned n;               /* entries */
+	unsigned n, n_max;        /* entries, and at most (fcache.c: sizing) */
 	unsigned fds, max;        /* descriptors the entries hold, and at most
 				   * (fcache.c: sizing) */
 	size_t bytes, bytes_max;  /* file bytes held in memory, and at most */
@@ -95,8 +104,8 @@ void fcache_set_root(struct fcache *fc, const char *path, int fd);
 struct fentry *fcache_find(struct fcache *fc, const char *rel, size_t n);
 
 /* Caches the regular file fd (opened beneath the root without crossing a
- * symbolic link, described by sb) as rel. On success the cache owns fd and
- * the returned entry carries a reference for the caller; on NULL the caller
+ * symbolic link, described by sb) as rel. On success the cache owns fd (and
+ * may have closed it, holding the bytes instead) and the returned entry carries a reference for the caller; on NULL the caller
  * still owns fd. NULL also means "not admitted": a path is cached at its
  * second miss, so files asked for once never evict hot ones. */
 struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int fd,
@@ -127,10 +136,11 @@ void fcache_put(struct fcache *fc, struct fentry *e);
  * called at any time. */
 void fcache_changes(struct fcache *fc);
 
-/* Drops entries that nobody is using, coldest first, to give their
- * descriptors back (on EMFILE or ENFILE): a quarter of the entries, or 16
- * if that is more, or as many as are unused if fewer. Returns how many
- * were dropped (0: nothing to give back). */
+/* Drops entries that nobody is using and that hold descriptors, coldest
+ * first, to give those back (on EMFILE or ENFILE): a quarter of the
+ * entries, or 16 if that is more, or as many such as there are if fewer.
+ * Entries held in memory stay. Returns how many were dropped (0: nothing
+ * to give back). */
 int fcache_shed(struct fcache *fc);
 
 #endif

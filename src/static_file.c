@@ -329,7 +329,9 @@ static enum hstep not_modified(const struct hreq *h, const struct fc_rep *rep,
 	return H_RESPOND;
 }
 
-static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep,
+/* The ranges rg[0..n) of rep, whose bytes are at mem when in memory
+ * (else mem is NULL and they are read from rep->fd). */
+static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep, const char *mem,
 			       const struct mime_type *mt, const char *base,
 			       const struct byte_range *rg, int n, struct response *r)
 {
@@ -337,6 +339,7 @@ static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep,
 	struct obuf *o = &r->hdr;
 	r->status = 206;
 	r->fd = rep->fd;
+	r->mem = mem;
 	if (n == 1) {
 		uint64_t len = rg[0].last - rg[0].first + 1;
 		put_type(o, mt, rep, base);
@@ -345,6 +348,12 @@ static enum hstep serve_ranges(const struct hreq *h, const struct fc_rep *rep,
 		ob_u64(o, len);
 		ob_puts(o, "\r\nAccept-Ranges: bytes\r\n");
 		put_validators(o, rep, h->now);
+		if (mem) {
+			r->body = RB_MEM;
+			r->mem = mem + rg[0].first;
+			r->mem_n = len;
+			return H_RESPOND;
+		}
 		r->body = RB_FILE;
 		r->off = rg[0].first;
 		r->len = len;
@@ -545,7 +554,8 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 			return resp_error(r, 416, "range not satisfiable");
 		}
 		if (k > 0)
-			return serve_ranges(h, rep, mt, base, rg, k, r);
+			return serve_ranges(h, rep, rep == &e->rep[FC_IDENTITY] && rep->fd < 0 ? e->data : NULL,
+					    mt, base, rg, k, r);
 	}
 
 	r->status = 200;
@@ -560,9 +570,9 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 		ob_put(&r->hdr, rep->hdr, rep->hdr_n);
 	else
 		put_fields_200(&r->hdr, mt, rep, base, h->now);
-	if (rep == &e->rep[FC_IDENTITY] && e->data) {
-		r->body = RB_MEM;
-		r->mem = e->data;
+	if (rep == &e->rep[FC_IDENTITY] && rep->fd < 0) {
+		r->body = RB_MEM; /* held in memory (no bytes when empty) */
+		r->mem = e->data ? e->data : "";
 		r->mem_n = size;
 	} else {
 		r->body = RB_FILE;

@@ -288,6 +288,32 @@ def need(tool):
     return path
 
 
+def watches(pid, path):
+    """The inotify watches process pid holds on path's inode, as
+    "fd/wd" strings. mthttpd's file cache watches each file it holds
+    (README "Files"; small files' bytes are held in memory, so a
+    descriptor is no sign of it); a dropped entry's watch goes, and a new
+    one gets a new watch descriptor."""
+    st = os.stat(path)
+    want = " ino:%x sdev:" % st.st_ino
+    d = "/proc/%d/fdinfo" % pid
+    out = []
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                for line in f:
+                    if line.startswith("inotify wd:") and want in line:
+                        out.append("%s/%s" % (fd, line.split()[1]))
+        except OSError:
+            pass
+    return out
+
+
+def cached(pid, path):
+    """Whether process pid's file cache holds path (see watches)."""
+    return bool(watches(pid, path))
+
+
 def wait_until(pred, timeout, what):
     """Polls pred() until it returns a true value (returned) or fails the
     test after timeout seconds, naming what was awaited."""

@@ -578,6 +578,8 @@ class TestRanges(Base):
         try:
             for _ in range(2):
                 self.assert_full(self.req(c, "/mid.txt"), data)
+            # Cached, its bytes in memory: the ranges are cut from them.
+            self.assertTrue(harness.cached(self.srv.proc.pid, self.path("mid.txt")))
             self.assert_single(self.req(c, "/mid.txt", {"Range": "bytes=100-199"}), data, 100, 199)
             self.assert_single(self.req(c, "/mid.txt", {"Range": "bytes=-1"}), data, 4999, 4999)
             r = self.req(c, "/mid.txt", {"Range": "bytes=0-0,4000-4100"})
@@ -708,17 +710,9 @@ class TestChanges(Base):
         return c
 
     def held_open(self, rel):
-        """Whether the server process holds rel open (its cache keeps the
-        descriptors of cached files, README "Files")."""
-        want = os.path.realpath(self.path(rel))
-        fds = "/proc/%d/fd" % self.srv.proc.pid
-        for fd in os.listdir(fds):
-            try:
-                if os.readlink(os.path.join(fds, fd)) == want:
-                    return True
-            except OSError:
-                pass
-        return False
+        """Whether the server's cache holds rel (it watches each cached
+        file, README "Files")."""
+        return harness.cached(self.srv.proc.pid, self.path(rel))
 
     def warm(self, c, path, data, rel=None):
         """Two GETs: the file is now in this worker's cache (checked, or the

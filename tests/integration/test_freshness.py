@@ -272,17 +272,10 @@ class TestNarrowInvalidation(harness.ServerTest):
     """Uploads into a watched directory drop nothing that is cached."""
     class_server = False  # every test starts its own
 
-    def held_fds(self, srv, path):
-        want = os.path.realpath(path)
-        out = []
-        d = "/proc/%d/fd" % srv.proc.pid
-        for fd in os.listdir(d):
-            try:
-                if os.readlink(os.path.join(d, fd)) == want:
-                    out.append(fd)
-            except OSError:
-                pass
-        return out
+    def file_watches(self, srv, path):
+        """The cache's watches on path: the same ones later means the
+        entry was never dropped (a new entry gets a new watch)."""
+        return harness.watches(srv.proc.pid, path)
 
     def test_uploads_cost_the_hot_set_nothing(self):
         # The uploads go into a directory that also holds a served file:
@@ -292,20 +285,20 @@ class TestNarrowInvalidation(harness.ServerTest):
             for url in ("/index.html", "/docs/readme.txt"):
                 for _ in range(2):
                     self.assertEqual(srv.get(url).status, 200)
-            index = self.held_fds(srv, os.path.join(root, "index.html"))
-            readme = self.held_fds(srv, os.path.join(root, "docs/readme.txt"))
+            index = self.file_watches(srv, os.path.join(root, "index.html"))
+            readme = self.file_watches(srv, os.path.join(root, "docs/readme.txt"))
             self.assertTrue(index and readme, "not cached: nothing to keep")
             for i in range(20):
                 r = srv.get("/upload", method="POST", body=b'{"n":%d}' % i,
                             headers={"Content-Type": "application/json"})
                 self.assertEqual(r.status, 201, r)
-            # Still the same descriptors: neither entry was dropped.
-            self.assertEqual(self.held_fds(srv, os.path.join(root, "index.html")), index)
-            self.assertEqual(self.held_fds(srv, os.path.join(root, "docs/readme.txt")), readme)
+            # Still the same watches: neither entry was dropped.
+            self.assertEqual(self.file_watches(srv, os.path.join(root, "index.html")), index)
+            self.assertEqual(self.file_watches(srv, os.path.join(root, "docs/readme.txt")), readme)
             # A change beside them drops only what changed.
             write(os.path.join(root, "docs/readme.txt"), b"changed\n")
             self.assertEqual(srv.get("/docs/readme.txt").body, b"changed\n")
-            self.assertEqual(self.held_fds(srv, os.path.join(root, "index.html")), index)
+            self.assertEqual(self.file_watches(srv, os.path.join(root, "index.html")), index)
 
 
 class TestLowDescriptorLimit(harness.ServerTest):
@@ -361,11 +354,14 @@ class TestLowDescriptorLimit(harness.ServerTest):
     def test_cache_gives_descriptors_back(self):
         """Every descriptor taken (cached files and idle connections), a
         request for another file is still served: the cache sheds cold
-        entries and the open is tried again."""
+        entries and the open is tried again. The files are over 32 KiB,
+        so that the cache keeps their descriptors (smaller ones it holds
+        in memory)."""
         root = self.fresh_root({})
         os.mkdir(os.path.join(root, "w"))
+        body = lambda i: (b"w %d\n" % i).ljust(33 * 1024, b".")
         for i in range(400):
-            write(os.path.join(root, "w", "%d.html" % i), b"w %d\n" % i)
+            write(os.path.join(root, "w", "%d.html" % i), body(i))
         srv = self.limited_server(root, 1)
         fds = "/proc/%d/fd" % srv.proc.pid
         socks = []
@@ -388,7 +384,7 @@ class TestLowDescriptorLimit(harness.ServerTest):
                     time.sleep(0.01)
                 for i in range(300, 310):
                     r = kept.get("/w/%d.html" % i)
-                    self.assertEqual((r.status, r.body), (200, b"w %d\n" % i))
+                    self.assertEqual((r.status, r.body), (200, body(i)))
         finally:
             for c in socks:
                 c.close()

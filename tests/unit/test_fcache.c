@@ -137,6 +137,12 @@ static int kernel_watches(void)
 	return n;
 }
 
+/* At most n entries (and descriptors, for files that keep theirs). */
+static void limit(unsigned n)
+{
+	fc.max = fc.n_max = n;
+}
+
 static void setup(void)
 {
 	snprintf(root, sizeof(root), "/tmp/test_fcache.XXXXXX");
@@ -360,7 +366,7 @@ static void test_admission_and_eviction(void)
 	ASSERT_TRUE(__LINE__, cached("once.html"));
 
 	/* A hot set survives a scan of files asked for once. */
-	fc.max = 16;
+	limit(16);
 	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof(name), "hot/%d.html", i);
 		put(name, "hot");
@@ -382,7 +388,7 @@ static void test_admission_and_eviction(void)
 		hot += cached(name);
 	}
 	ASSERT_EQ(__LINE__, hot, 8);
-	ASSERT_TRUE(__LINE__, fc.n <= fc.max);
+	ASSERT_TRUE(__LINE__, fc.n <= fc.n_max);
 
 	/* Files asked for twice fill the cache up to max, never past it; the
 	 * clock spares the entries hit since it last passed. */
@@ -395,7 +401,7 @@ static void test_admission_and_eviction(void)
 				cached(name);
 			}
 	}
-	ASSERT_EQ(__LINE__, fc.n, fc.max);
+	ASSERT_EQ(__LINE__, fc.n, fc.n_max);
 	hot = 0;
 	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof(name), "hot/%d.html", i);
@@ -403,17 +409,47 @@ static void test_admission_and_eviction(void)
 	}
 	ASSERT_EQ(__LINE__, hot, 8);
 	ASSERT_EQ(__LINE__, kernel_watches(), fc.nodes);
+	teardown();
+}
 
-	/* Shedding drops at least 16 unused entries, never one in use. */
-	struct fentry *busy = fcache_find(&fc, "hot/0.html", 10);
-	ASSERT_TRUE(__LINE__, busy != NULL);
-	ASSERT_EQ(__LINE__, fcache_shed(&fc), 15);
-	ASSERT_EQ(__LINE__, fc.n, 1);
-	ASSERT_TRUE(__LINE__, cached("hot/0.html"));
-	fcache_put(&fc, busy);
-	ASSERT_EQ(__LINE__, fcache_shed(&fc), 1);
-	ASSERT_EQ(__LINE__, fcache_shed(&fc), 0);
-	ASSERT_EQ(__LINE__, kernel_watches(), 0);
+/* ---- the table: entries dropped in any order, the rest still found ---- */
+
+static void test_table(void)
+{
+	conf.threads = 512; /* 32768 / 512: 64 entries, in a table of 128 slots */
+	setup();
+	conf.threads = 1;
+	ASSERT_EQ(__LINE__, fc.mask, 127u);
+	char name[64];
+	limit(64); /* filled half: runs of colliding paths */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "t/%d.html", i);
+		put(name, "t");
+	}
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "t/%d.html", i);
+		ASSERT_TRUE(__LINE__, warm(name));
+	}
+	fcache_changes(&fc); /* nothing changed since */
+	ASSERT_EQ(__LINE__, fc.n, 64);
+	/* Drop them in a scattered order (7 is prime to 64), checking after
+	 * each drop that every other entry is still found and no dropped
+	 * one is. */
+	bool gone[64] = { false };
+	for (int k = 0; k < 64; k++) {
+		int d = k * 7 % 64;
+		snprintf(name, sizeof(name), "t/%d.html", d);
+		unlink(at(name));
+		fcache_changes(&fc);
+		gone[d] = true;
+		int wrong = 0;
+		for (int i = 0; i < 64; i++) {
+			snprintf(name, sizeof(name), "t/%d.html", i);
+			wrong += cached(name) == gone[i];
+		}
+		ASSERT_EQ(__LINE__, wrong, 0);
+		ASSERT_EQ(__LINE__, fc.n, (unsigned)(63 - k));
+	}
 	teardown();
 }
 
@@ -423,14 +459,14 @@ static void test_full_cache_admission(void)
 {
 	setup();
 	char name[64];
-	fc.max = 4;
+	limit(4);
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "f/%d.html", i);
 		put(name, "x");
 		ASSERT_TRUE(__LINE__, warm(name)); /* each one hit once */
 	}
 	ASSERT_EQ(__LINE__, fc.n, 4);
-	ASSERT_EQ(__LINE__, fc.fds, 4);
+	ASSERT_EQ(__LINE__, fc.fds, 0); /* bytes in memory: descriptors closed */
 	int watches = kernel_watches();
 	/* Every entry was hit: each newcomer is refused, and the hand moves
 	 * one step, sparing (and clearing) one entry a time. */
@@ -447,7 +483,6 @@ static void test_full_cache_admission(void)
 	ASSERT_TRUE(__LINE__, miss("g/new.html"));
 	ASSERT_TRUE(__LINE__, cached("g/new.html"));
 	ASSERT_EQ(__LINE__, fc.n, 4);
-	ASSERT_EQ(__LINE__, fc.fds, 4);
 	/* A hot entry is never the one refused in favour of a newcomer. */
 	for (int round = 0; round < 50; round++) {
 		ASSERT_TRUE(__LINE__, cached("g/new.html"));
@@ -458,22 +493,106 @@ static void test_full_cache_admission(void)
 	}
 	ASSERT_TRUE(__LINE__, cached("g/new.html"));
 	ASSERT_EQ(__LINE__, fc.n, 4);
+	ASSERT_EQ(__LINE__, fcache_shed(&fc), 0); /* no descriptor to give back */
+	ASSERT_EQ(__LINE__, fc.n, 4);
+	teardown();
+}
 
+/* ---- descriptors: only the files not held in memory keep theirs ---- */
+
+/* Writes rel with n bytes (all c). */
+static void put_n(const char *rel, size_t n, char c)
+{
+	char *b = malloc(n + 1);
+	memset(b, c, n);
+	b[n] = '\0';
+	put(rel, b);
+	free(b);
+}
+
+static void test_descriptors(void)
+{
+	setup();
+	char name[64];
+	fc.max = 4;
+	fc.n_max = 16;
+	/* Small files: their bytes in memory, no descriptor held. */
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "s/%d.html", i);
+		put_n(name, FCACHE_DATA_MAX, (char)('a' + i));
+		ASSERT_TRUE(__LINE__, warm(name));
+		size_t n = 0;
+		const char *d = cached_data(name, &n);
+		ASSERT_TRUE(__LINE__, d != NULL && n == FCACHE_DATA_MAX && d[0] == 'a' + i &&
+				      d[n - 1] == 'a' + i);
+		struct fentry *e = fcache_find(&fc, name, strlen(name));
+		ASSERT_EQ(__LINE__, e->rep[FC_IDENTITY].fd, -1);
+		fcache_put(&fc, e);
+	}
+	ASSERT_EQ(__LINE__, fc.n, 6);
+	ASSERT_EQ(__LINE__, fc.fds, 0); /* more entries than max: none holds one */
+	/* Larger files keep their descriptor, at most max of them: a fifth
+	 * one gets in once the hand has found an entry not hit since it
+	 * passed (each refusal moves it one step). */
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "b/%d.html", i);
+		put_n(name, FCACHE_DATA_MAX + 1, 'b');
+		int tries = 0;
+		while (!warm(name) && ++tries < 16)
+			;
+		ASSERT_TRUE(__LINE__, tries < 16);
+		struct fentry *e = fcache_find(&fc, name, strlen(name));
+		ASSERT_TRUE(__LINE__, e->data == NULL && e->rep[FC_IDENTITY].fd >= 0);
+		fcache_put(&fc, e);
+	}
+	ASSERT_TRUE(__LINE__, fc.fds <= 4);
+	ASSERT_TRUE(__LINE__, fc.n <= 10);
 	/* A sibling's descriptor counts, and makes room at once. */
-	struct fentry *e = fcache_find(&fc, "g/new.html", 10);
+	struct fentry *e = fcache_find(&fc, "b/4.html", 8);
 	ASSERT_TRUE(__LINE__, e != NULL);
-	put("g/new.html.gz", "gz");
-	int fd = openat(conf.root_fd, "g/new.html.gz", O_RDONLY | O_CLOEXEC);
+	while (fc.fds < 4) {
+		snprintf(name, sizeof(name), "c/%u.html", fc.n);
+		put_n(name, FCACHE_DATA_MAX + 1, 'c');
+		warm(name);
+	}
+	unsigned n = fc.n;
+	put("b/4.html.gz", "gz");
+	int fd = openat(conf.root_fd, "b/4.html.gz", O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	fstat(fd, &sb);
 	fcache_rep_add(&fc, e, &e->rep[FC_GZ], fd, &sb);
-	ASSERT_EQ(__LINE__, fc.fds, 4);
-	ASSERT_EQ(__LINE__, fc.n, 3);
+	ASSERT_TRUE(__LINE__, fc.fds <= 4);
+	ASSERT_TRUE(__LINE__, fc.n < n);
 	ASSERT_TRUE(__LINE__, e->node != NULL); /* hit just now: spared */
+	ASSERT_TRUE(__LINE__, e->rep[FC_GZ].counted);
+
+	/* Shedding gives descriptors back: it drops the unused entries that
+	 * hold one, never one in use, and leaves those held in memory. */
+	unsigned in_mem = 0;
+	for (struct fentry *x = fc.head; x != NULL; x = x->lnext)
+		in_mem += x->rep[FC_IDENTITY].fd < 0;
+	ASSERT_EQ(__LINE__, in_mem, 6); /* evictions for descriptors passed them over */
+	ASSERT_TRUE(__LINE__, fc.n - in_mem >= 2);
+	int unused_fd_entries = (int)(fc.n - in_mem - 1);
+	ASSERT_EQ(__LINE__, fcache_shed(&fc), unused_fd_entries);
+	ASSERT_EQ(__LINE__, fc.n, in_mem + 1);
+	ASSERT_EQ(__LINE__, fc.fds, 2); /* the busy entry's, and its sibling's */
 	fcache_put(&fc, e);
-	ASSERT_EQ(__LINE__, fcache_shed(&fc), 3);
+	ASSERT_EQ(__LINE__, fcache_shed(&fc), 1);
+	ASSERT_EQ(__LINE__, fcache_shed(&fc), 0);
 	ASSERT_EQ(__LINE__, fc.fds, 0);
-	ASSERT_EQ(__LINE__, fc.n, 0);
+	ASSERT_EQ(__LINE__, fc.n, in_mem);
+
+	/* Entries (memory or not) are bounded by n_max. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "m/%d.html", i);
+		put(name, "m");
+		miss(name);
+		miss(name);
+		ASSERT_TRUE(__LINE__, fc.n <= 16);
+	}
+	ASSERT_EQ(__LINE__, fc.n, 16);
+	ASSERT_EQ(__LINE__, kernel_watches(), fc.nodes);
 	teardown();
 }
 
@@ -497,7 +616,7 @@ static int second_misses(const char *dir, int from, int n)
 static void test_admission_credit(void)
 {
 	setup();
-	fc.max = 8;
+	limit(8);
 	ASSERT_EQ(__LINE__, second_misses("fill", 0, 8), 8); /* not full: no credit needed */
 	ASSERT_EQ(__LINE__, fc.credit, FCACHE_CREDIT_MAX);
 	/* Full and never hit: the saved credit pays for its admissions, then
@@ -667,7 +786,13 @@ static void test_sizing(void)
 {
 	setup();
 	ASSERT_TRUE(__LINE__, fc.max >= 1 && fc.max <= 16384);
+	ASSERT_TRUE(__LINE__, fc.n_max >= fc.max && fc.n_max >= 32768u / conf.threads);
 	teardown();
+	conf.threads = 8;
+	setup();
+	ASSERT_TRUE(__LINE__, fc.n_max >= fc.max && fc.n_max >= 4096);
+	teardown();
+	conf.threads = 1;
 }
 
 int main(void)
@@ -675,7 +800,9 @@ int main(void)
 	test_changes();
 	test_watches();
 	test_admission_and_eviction();
+	test_table();
 	test_full_cache_admission();
+	test_descriptors();
 	test_admission_credit();
 	test_replaced_before_first_watch();
 	test_overflow();

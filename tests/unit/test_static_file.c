@@ -249,12 +249,11 @@ static const struct sf_case cases[] = {
 	/* Over 32 KiB: not held in memory, a range of the open file. */
 	{ C, .target = "/big.html", .status = 200, .file = "big.html", .body = RB_FILE,
 	  .off = 0, .len = WHOLE, .hdr = HTML_T FULL },
-	/* Empty: no bytes to hold, and a Range is ignored. */
-	{ C, .target = "/empty.txt", .status = 200, .file = "empty.txt", .body = RB_FILE,
-	  .off = 0, .len = 0, .hdr = OCTET_T("empty.txt") FULL },
+	/* Empty: held as no bytes (no descriptor kept), and a Range is ignored. */
+	{ C, .target = "/empty.txt", .status = 200, .file = "empty.txt", .body = RB_MEM,
+	  .mem = "", .hdr = OCTET_T("empty.txt") FULL },
 	{ C, .target = "/empty.txt", .fields = "Range: bytes=0-0\r\n", .status = 200,
-	  .file = "empty.txt", .body = RB_FILE, .off = 0, .len = 0,
-	  .hdr = OCTET_T("empty.txt") FULL },
+	  .file = "empty.txt", .body = RB_MEM, .mem = "", .hdr = OCTET_T("empty.txt") FULL },
 	/* A modification time in the future: Last-Modified is the Date. */
 	{ C, .target = "/future.html", .status = 200, .file = "future.html", .body = RB_MEM,
 	  .hdr = HTML_T "Content-Length: $S\r\nAccept-Ranges: bytes\r\n"
@@ -302,7 +301,7 @@ static const struct sf_case cases[] = {
 	{ C, .target = "/big.html", .fields = "If-None-Match: $E\r\nRange: bytes=0-9\r\n",
 	  .status = 304, .file = "big.html", .body = RB_NONE, .hdr = VALID },
 
-	/* One range: always a range of the file, even for a cached one. */
+	/* One range: of the file, or of its bytes in memory when cached there. */
 	{ C, .target = "/big.html", .fields = "Range: bytes=0-9\r\n", .status = 206,
 	  .file = "big.html", .body = RB_FILE, .off = 0, .len = 10,
 	  .hdr = HTML_T RANGE(0, 9, 40000, 10) },
@@ -310,7 +309,7 @@ static const struct sf_case cases[] = {
 	  .file = "big.html", .body = RB_FILE, .off = 39990, .len = 10,
 	  .hdr = HTML_T RANGE(39990, 39999, 40000, 10) },
 	{ C, .target = "/small.txt", .fields = "Range: bytes=-5\r\n", .status = 206,
-	  .file = "small.txt", .body = RB_FILE, .off = 8, .len = 5,
+	  .file = "small.txt", .body = RB_MEM, .mem = SMALL + 8,
 	  .hdr = OCTET_T("small.txt") RANGE(8, 12, 13, 5) },
 	{ C, .target = "/big.html", .fields = "Range: bytes=0-9\r\nIf-Range: $E\r\n", .status = 206,
 	  .file = "big.html", .body = RB_FILE, .off = 0, .len = 10,
@@ -679,7 +678,8 @@ static void check_response(const struct sf_case *c, const struct response *r, in
 		ASSERT_TRUE(L, bn > 0 && bn < sizeof(br->boundary) &&
 				       strspn(br->boundary, "abcdefghijklmnopqrstuvwxyz"
 							    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == bn);
-		ASSERT_TRUE(L, r->fd >= 0);
+		/* The parts come from the file, or from its bytes in memory. */
+		ASSERT_TRUE(L, r->mem == NULL ? r->fd >= 0 : memcmp(r->mem, tf->data, tf->n) == 0);
 		x.boundary = br->boundary;
 		x.parts_len = parts_length(c, br->boundary, tf->n);
 		ASSERT_EQ(L, resp_parts_length(br), x.parts_len);
