@@ -18,7 +18,7 @@
 
 #define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory,
 					 * their descriptors closed */
-#define FCACHE_ADMIT_COST 4           /* hits a full cache earns per admission */
+#define FCACHE_ADMIT_COST 32          /* hits a full cache earns per admission */
 #define FCACHE_CREDIT_MAX (64 * FCACHE_ADMIT_COST) /* and saves at most */
 
 enum { FC_IDENTITY, FC_BR, FC_GZ, FC_REPS };
