@@ -65,10 +65,10 @@
  * and 4 threads that is 128 a worker. Entries: FCACHE_ENTRIES_ALL shared
  * out between the workers, or the descriptor bound when that is more. A
  * newcomer that keeps its descriptor, with none free, evicts an entry
- * that holds one (evict_fd: the hand passes memory entries over). A sibling found for a cached
- * entry makes room for its descriptor at once (fcache_rep_add). On EMFILE
- * all the same, the caller sheds cold entries (fcache_shed) and retries
- * once. File bytes in memory: at most FCACHE_BYTES_ALL shared out between
+ * that holds one (evict_fd: the hand passes memory entries over). A
+ * sibling found for a cached entry makes room for its descriptor at once
+ * (fcache_rep_add). On EMFILE all the same, the caller sheds cold entries
+ * that hold descriptors (fcache_shed) and retries once. File bytes in memory: at most FCACHE_BYTES_ALL shared out between
  * the workers, and never less than FCACHE_BYTES_MIN a worker. */
 #include "fcache.h"
 
@@ -366,6 +366,15 @@ static void entry_free(struct fentry *e)
 /* The table of entries by path: open addressing, linear probing, at most
  * half full, each slot with its path's hash, so that a miss (most requests
  * over a large tree) reads one or two slots and no entry. */
+static void tab_insert(struct fcache *fc, struct fentry *e)
+{
+	unsigned i = e->hash & fc->mask;
+	while (fc->tab[i].e != NULL)
+		i = (i + 1) & fc->mask;
+	fc->tab[i].hash = e->hash;
+	fc->tab[i].e = e;
+}
+
 static void tab_remove(struct fcache *fc, struct fentry *e)
 {
 	unsigned m = fc->mask, i = e->hash & m;
@@ -688,11 +697,7 @@ struct fentry *fcache_insert(struct fcache *fc, const char *rel, size_t n, int f
 		e->rep[FC_IDENTITY].counted = true;
 		fc->fds++;
 	}
-	unsigned i = h & fc->mask;
-	while (fc->tab[i].e != NULL)
-		i = (i + 1) & fc->mask;
-	fc->tab[i].hash = h;
-	fc->tab[i].e = e;
+	tab_insert(fc, e);
 	list_append(fc, e);
 	fc->n++;
 	return e;

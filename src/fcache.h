@@ -128,6 +128,15 @@ void fcache_rep_fill(struct fc_rep *r, int fd, const struct stat *sb);
 void fcache_rep_add(struct fcache *fc, struct fentry *e, struct fc_rep *r, int fd,
 		    const struct stat *sb);
 
+/* The bytes of rep, a representation of e, when the cache holds them in
+ * memory ("" when empty); NULL when they are read from rep->fd. */
+static inline const char *fentry_bytes(const struct fentry *e, const struct fc_rep *rep)
+{
+	if (rep != &e->rep[FC_IDENTITY] || rep->fd >= 0)
+		return NULL;
+	return e->data ? e->data : "";
+}
+
 /* Drops a reference. */
 void fcache_put(struct fcache *fc, struct fentry *e);
 

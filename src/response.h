@@ -66,7 +66,9 @@ struct response {
 	 * the connection's write buffer, so it is never copied again. */
 	struct obuf hdr;
 	enum body_kind body;
-	const char *mem;
+	const char *mem;             /* RB_MEM: the body; RB_PARTS: the whole
+				      * representation's bytes when in memory
+				      * (the parts are cut from them), else NULL */
 	size_t mem_n;
 	int fd;
 	uint64_t off, len;

@@ -554,8 +554,7 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 			return resp_error(r, 416, "range not satisfiable");
 		}
 		if (k > 0)
-			return serve_ranges(h, rep, rep == &e->rep[FC_IDENTITY] && rep->fd < 0 ? e->data : NULL,
-					    mt, base, rg, k, r);
+			return serve_ranges(h, rep, fentry_bytes(e, rep), mt, base, rg, k, r);
 	}
 
 	r->status = 200;
@@ -570,9 +569,10 @@ enum hstep sf_serve_entry(const struct hreq *h, struct fentry *e, struct respons
 		ob_put(&r->hdr, rep->hdr, rep->hdr_n);
 	else
 		put_fields_200(&r->hdr, mt, rep, base, h->now);
-	if (rep == &e->rep[FC_IDENTITY] && rep->fd < 0) {
-		r->body = RB_MEM; /* held in memory (no bytes when empty) */
-		r->mem = e->data ? e->data : "";
+	const char *mem = fentry_bytes(e, rep);
+	if (mem) {
+		r->body = RB_MEM;
+		r->mem = mem;
 		r->mem_n = size;
 	} else {
 		r->body = RB_FILE;

@@ -272,11 +272,6 @@ class TestNarrowInvalidation(harness.ServerTest):
     """Uploads into a watched directory drop nothing that is cached."""
     class_server = False  # every test starts its own
 
-    def file_watches(self, srv, path):
-        """The cache's watches on path: the same ones later means the
-        entry was never dropped (a new entry gets a new watch)."""
-        return harness.watches(srv.proc.pid, path)
-
     def test_uploads_cost_the_hot_set_nothing(self):
         # The uploads go into a directory that also holds a served file:
         # every upload is an event on that directory's watch.
@@ -285,20 +280,21 @@ class TestNarrowInvalidation(harness.ServerTest):
             for url in ("/index.html", "/docs/readme.txt"):
                 for _ in range(2):
                     self.assertEqual(srv.get(url).status, 200)
-            index = self.file_watches(srv, os.path.join(root, "index.html"))
-            readme = self.file_watches(srv, os.path.join(root, "docs/readme.txt"))
+            index = harness.watches(srv.proc.pid, os.path.join(root, "index.html"))
+            readme = harness.watches(srv.proc.pid, os.path.join(root, "docs/readme.txt"))
             self.assertTrue(index and readme, "not cached: nothing to keep")
             for i in range(20):
                 r = srv.get("/upload", method="POST", body=b'{"n":%d}' % i,
                             headers={"Content-Type": "application/json"})
                 self.assertEqual(r.status, 201, r)
-            # Still the same watches: neither entry was dropped.
-            self.assertEqual(self.file_watches(srv, os.path.join(root, "index.html")), index)
-            self.assertEqual(self.file_watches(srv, os.path.join(root, "docs/readme.txt")), readme)
+            # Still the same watches: neither entry was dropped (a new
+            # entry would have a new watch descriptor).
+            self.assertEqual(harness.watches(srv.proc.pid, os.path.join(root, "index.html")), index)
+            self.assertEqual(harness.watches(srv.proc.pid, os.path.join(root, "docs/readme.txt")), readme)
             # A change beside them drops only what changed.
             write(os.path.join(root, "docs/readme.txt"), b"changed\n")
             self.assertEqual(srv.get("/docs/readme.txt").body, b"changed\n")
-            self.assertEqual(self.file_watches(srv, os.path.join(root, "index.html")), index)
+            self.assertEqual(harness.watches(srv.proc.pid, os.path.join(root, "index.html")), index)
 
 
 class TestLowDescriptorLimit(harness.ServerTest):

@@ -550,7 +550,10 @@ static void test_descriptors(void)
 	/* A sibling's descriptor counts, and makes room at once. */
 	struct fentry *e = fcache_find(&fc, "b/4.html", 8);
 	ASSERT_TRUE(__LINE__, e != NULL);
-	while (fc.fds < 4) {
+	for (int tries = 0; fc.fds < 4; tries++) {
+		ASSERT_TRUE(__LINE__, tries < 64);
+		if (tries >= 64)
+			break;
 		snprintf(name, sizeof(name), "c/%u.html", fc.n);
 		put_n(name, FCACHE_DATA_MAX + 1, 'c');
 		warm(name);
