@@ -18,11 +18,22 @@
 
 #define FCACHE_DATA_MAX (32 * 1024) /* files up to this size are held in memory,
 					 * their descriptors closed */
+#define FCACHE_ENTRIES_ALL 65536     /* entries, all workers together (or the descriptors) */
+#define FCACHE_BYTES_ALL (128u << 20) /* bytes of file data, all workers together */
 #define FCACHE_ADMIT_COST 32          /* hits a full cache earns per admission */
 #define FCACHE_CREDIT_MAX (64 * FCACHE_ADMIT_COST) /* and saves at most */
 
 enum { FC_IDENTITY, FC_BR, FC_GZ, FC_REPS };
 enum fc_side { FC_UNKNOWN, FC_ABSENT, FC_PRESENT };
+
+/* What a representation keeps of its file's stat: a third of a struct
+ * stat, with the same field names. */
+struct fc_stat {
+	off_t st_size;
+	struct timespec st_mtim;
+	ino_t st_ino;
+	dev_t st_dev;
+};
 
 /* One representation: the file, or a precompressed sibling. */
 struct fc_rep {
@@ -30,7 +41,7 @@ struct fc_rep {
 	char variant;             /* 0, 'b' or 'g' */
 	uint8_t etag_n;
 	int fd;                   /* -1: the identity held in memory */
-	struct stat sb;
+	struct fc_stat sb;
 	char etag[ETAG_MAX];
 	char last_modified[30];   /* IMF-fixdate of sb.st_mtim, computed once */
 	char *hdr;                /* the fields of a 200 from Content-Type to the

@@ -165,9 +165,9 @@ static enum hstep redirect_dir(const struct http_request *req, const char *rel, 
 	return H_RESPOND;
 }
 
-static int64_t mtime_ns(const struct stat *sb)
+static int64_t mtime_ns(const struct timespec *t)
 {
-	return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
 /* RESOLVE_BENEATH refuses a symbolic link with an absolute target, or one
@@ -233,7 +233,7 @@ static void probe_sibling(const struct hreq *h, struct fentry *e, int which)
 	if (fd < 0)
 		return;
 	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || mtime_ns(&sb) < mtime_ns(&id->sb)) {
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || mtime_ns(&sb.st_mtim) < mtime_ns(&id->sb.st_mtim)) {
 		close(fd);
 		return;
 	}

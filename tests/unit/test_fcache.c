@@ -416,7 +416,7 @@ static void test_admission_and_eviction(void)
 
 static void test_table(void)
 {
-	conf.threads = 512; /* 32768 / 512: 64 entries, in a table of 128 slots */
+	conf.threads = FCACHE_ENTRIES_ALL / 64; /* 64 entries, in a table of 128 slots */
 	setup();
 	conf.threads = 1;
 	ASSERT_EQ(__LINE__, fc.mask, 127u);
@@ -789,7 +789,7 @@ static void test_sizing(void)
 {
 	setup();
 	ASSERT_TRUE(__LINE__, fc.max >= 1 && fc.max <= 16384);
-	ASSERT_TRUE(__LINE__, fc.n_max >= fc.max && fc.n_max >= 32768u / conf.threads);
+	ASSERT_TRUE(__LINE__, fc.n_max >= fc.max && fc.n_max >= FCACHE_ENTRIES_ALL / (unsigned)conf.threads);
 	teardown();
 	conf.threads = 8;
 	setup();
