@@ -145,3 +145,24 @@ for w in $WORKLOADS; do
 	done
 	echo "$row"
 done
+
+# Paired ratios: within a round the servers run back to back, so a pair
+# sees nearly the same machine; the median over the rounds of mthttpd ÷ x
+# is steadier than the ratio of the medians above (the VM's slow swings
+# move both runs of a pair alike). The target is judged on these.
+if [[ " ${LIST[*]} " == *" mthttpd "* && ${#LIST[@]} -gt 1 ]]; then
+	printf '\n| workload | %s |\n|---|%s\n' "$(for s in "${LIST[@]}"; do [[ $s == mthttpd ]] || printf 'mthttpd ÷ %s | ' "$s"; done | sed 's/ | $//')" \
+		"$(for s in "${LIST[@]}"; do [[ $s == mthttpd ]] || printf -- '---|'; done)"
+	for w in $WORKLOADS; do
+		row="| $w (median of per-round ratios) |"
+		read -r -a mv <<<"${RES[$w.mthttpd]}"
+		for s in "${LIST[@]}"; do
+			[[ $s != mthttpd ]] || continue
+			read -r -a xv <<<"${RES[$w.$s]}"
+			row+=" $(for ((i = 0; i < ${#mv[@]} && i < ${#xv[@]}; i++)); do
+				awk -v a="${mv[$i]}" -v b="${xv[$i]}" 'BEGIN { if (a > 0 && b > 0) printf "%.3f\n", a / b }'
+			done | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }') |"
+		done
+		echo "$row"
+	done
+fi
