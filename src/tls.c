@@ -113,14 +113,19 @@ static int tkey_get(int enc, const unsigned char *name, struct tkey *out)
 	return rc;
 }
 
+/* Returns -1 (error), 0 (unknown key), 1 (use it) or 2 (use it, and send
+ * a new ticket). A TLS 1.3 resumption always gets a new ticket: clients
+ * use each ticket once (RFC 8446 C.4), so without one the connection
+ * after a resumed one would be a full handshake again. */
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
 		     EVP_MAC_CTX *hctx, int enc)
 {
-	(void)s;
 	struct tkey k;
 	int rc = tkey_get(enc, key_name, &k);
 	if (rc == 0)
 		return 0; /* unknown key: a full handshake, a new ticket */
+	if (!enc && SSL_version(s) == TLS1_3_VERSION)
+		rc = 2;
 	OSSL_PARAM params[3] = {
 		OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),

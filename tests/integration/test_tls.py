@@ -283,6 +283,23 @@ class TestHTTPSBasics(harness.TLSServerTest):
             self.assertIn(b"hello sample", p.stdout)
             self.assertRegex(p.stdout, rb"Reused, TLSv1\.[23]", ver)
 
+    def test_resumption_renews_tls13_ticket(self):
+        # A TLS 1.3 client uses a ticket once (RFC 8446 C.4): a resumed
+        # connection must hand out a new ticket, or the next connection
+        # is a full handshake. Four connections, each resuming with the
+        # ticket the one before it received.
+        d = self.fresh_dir("mthttpd-tls-")
+        req = build_request("GET", "/sample.txt", self.host(), {"Connection": "close"})
+        prev = None
+        for i in range(4):
+            out = os.path.join(d, "sess%d.pem" % i)
+            args = ["-tls1_3", "-sess_out", out, "-ign_eof"] + (["-sess_in", prev] if prev else [])
+            p = self.s_client(*args, input=req)
+            self.assertIn(b"hello sample", p.stdout, i)
+            self.assertRegex(p.stdout, rb"Reused, TLSv1\.3" if prev else rb"New, TLSv1\.3", i)
+            self.assertTrue(os.path.exists(out), "connection %d received no ticket" % i)
+            prev = out
+
     def test_resumption_python(self):
         for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
             ctx = tls_client_ctx(cafile=self.cert, minimum_version=v, maximum_version=v)
