@@ -1510,6 +1510,7 @@ void conn_set_turn(struct conn_set *s)
 			conn_run(c);
 	}
 	ev_expire(s->loop);
+	tls_turn_end();
 	while (s->graveyard) {
 		struct conn *c = s->graveyard;
 		s->graveyard = c->grave_next;

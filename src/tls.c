@@ -30,7 +30,7 @@
 #include "log.h"
 
 #define TLS_RECORD 16384
-#define TLS_FILE_READ (4 * TLS_RECORD) /* file bytes per pread */
+#define TLS_FILE_READ (16 * TLS_RECORD) /* file bytes per pread, at most */
 #define TICKET_ROTATE_S 3600    /* a new ticket key every hour */
 #define SESSION_TIMEOUT_S 3600  /* a session (ticket or cache) lives an hour */
 #define SESSION_CACHE_SIZE 20480
@@ -435,68 +435,144 @@ void tls_redirect_location(struct obuf *o, const char *host, size_t host_n, cons
  *
  * OpenSSL's socket BIO writes every record with its own write(), and
  * OpenSSL flushes after each handshake flight. The connection's BIO
- * instead gathers records (up to OUT_CAP: four full records) and writes
- * them with one write() only when the next record does not fit, or when
- * mthttpd flushes (tls_flush): at the end of a response, and whenever the
- * connection is about to wait for input (tls_handshake, tls_read) or
- * close (tls_free). OpenSSL's own flushes are no-ops, so the flight that
- * ends a handshake (a TLS 1.3 ticket; a TLS 1.2 server Finished) leaves
- * with the first response, and a close_notify that follows a response at
- * once (tls_end) leaves with it: a full handshake with one request and
- * Connection: close costs two write()s, not four. When the socket takes
- * nothing, the BIO says "retry" and SSL_write says WANT_WRITE, as with the
- * socket BIO. The buffer is held only while it has bytes. */
-#define OUT_CAP (4 * (TLS_RECORD + 64))
+ * instead gathers records in its worker's stage (one buffer per thread)
+ * and writes them with one send() only when the next record does not fit
+ * the connection's share, or when mthttpd flushes (tls_flush): at the end
+ * of a response, and whenever the connection is about to wait for input
+ * (tls_handshake, tls_read) or close (tls_free). OpenSSL's own flushes are
+ * no-ops, so the flight that ends a handshake (a TLS 1.3 ticket; a TLS 1.2
+ * server Finished) leaves with the first response, and a close_notify that
+ * follows a response at once (tls_end) leaves with it: a full handshake
+ * with one request and Connection: close costs two writes, not four.
+ *
+ * A connection's share of the stage starts at SHARE_MIN (four records)
+ * and doubles, up to STAGE_CAP (sixteen), each time the socket takes a
+ * whole share in one send: a 1 MiB file is four sends, not sixty-four
+ * (system calls are the dearest part of a large response after the
+ * cipher). What a socket does not take moves to the connection's own
+ * buffer, held only until it is sent, and the share drops back to
+ * SHARE_MIN: a client that stops reading holds at most what its socket
+ * showed it could take at once, on top of what the kernel holds for it.
+ * When the socket takes nothing, the BIO says "retry" and SSL_write says
+ * WANT_WRITE, as with the socket BIO. */
+#define REC_MAX (TLS_RECORD + 64) /* a record with its header and tag */
+#define SHARE_MIN (4 * REC_MAX)
+#define STAGE_CAP (16 * REC_MAX)
 
 struct tls_out {
 	int fd;
+	bool broken;    /* a send failed: every later write fails */
+	uint32_t share; /* stage bytes gathered before a send */
 	uint32_t off, n;
-	char *p;
+	char *p;        /* what the socket did not take, or NULL */
 };
 
-static BIO_METHOD *out_meth;
+static _Thread_local struct {
+	char *p;
+	uint32_t n;
+	struct tls_out *owner; /* whose bytes p holds (n > 0) */
+} stage;
 
-/* Writes what is gathered. Returns 0 when all left, else -errno. */
-static int out_flush(struct tls_out *o)
+static BIO_METHOD *out_meth;
+static int out_type;
+
+/* Sends p[0..n) on o's socket; more: MSG_MORE (the response goes on).
+ * Returns the bytes sent, or -errno when none were. */
+static ssize_t out_send(struct tls_out *o, const char *p, size_t n, int more)
 {
-	while (o->off < o->n) {
-		ssize_t w = write(o->fd, o->p + o->off, o->n - o->off);
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = send(o->fd, p + done, n - done, MSG_NOSIGNAL | more);
 		if (w > 0) {
-			o->off += (uint32_t)w;
+			done += (size_t)w;
 			continue;
 		}
 		if (w < 0 && errno == EINTR)
 			continue;
-		return w < 0 && errno == EAGAIN ? -EAGAIN : -EPIPE;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		o->broken = true;
+		return -EPIPE;
 	}
+	return done ? (ssize_t)done : -EAGAIN;
+}
+
+/* Sends o's held bytes. Returns 0 when none are left, else -errno. */
+static int held_flush(struct tls_out *o)
+{
+	if (o->broken)
+		return -EPIPE;
+	if (o->p == NULL)
+		return 0;
+	ssize_t w = out_send(o, o->p + o->off, o->n - o->off, 0);
+	if (w < 0)
+		return (int)w;
+	o->off += (uint32_t)w;
+	if (o->off < o->n)
+		return -EAGAIN;
 	free(o->p);
 	o->p = NULL;
 	o->off = o->n = 0;
 	return 0;
 }
 
+/* Sends the stage for its owner; what the socket does not take becomes
+ * the owner's held bytes. Returns 0 when all left, else -errno. */
+static int stage_flush(int more)
+{
+	struct tls_out *o = stage.owner;
+	uint32_t n = stage.n;
+	stage.owner = NULL;
+	stage.n = 0;
+	if (o == NULL || n == 0)
+		return 0;
+	ssize_t w = out_send(o, stage.p, n, more);
+	if (w == -EPIPE)
+		return -EPIPE;
+	if (w == (ssize_t)n) {
+		if (n + REC_MAX > o->share && o->share < STAGE_CAP)
+			o->share = o->share * 2 < STAGE_CAP ? o->share * 2 : STAGE_CAP;
+		return 0;
+	}
+	size_t sent = w > 0 ? (size_t)w : 0;
+	o->share = SHARE_MIN;
+	if ((o->p = malloc(n - sent)) == NULL) {
+		o->broken = true; /* a record cut short: the stream is lost */
+		return -EPIPE;
+	}
+	memcpy(o->p, stage.p + sent, n - sent);
+	o->off = 0;
+	o->n = (uint32_t)(n - sent);
+	return -EAGAIN;
+}
+
 static int out_write(BIO *b, const char *data, size_t len, size_t *written)
 {
 	struct tls_out *o = BIO_get_data(b);
 	BIO_clear_retry_flags(b);
-	if (o->n + len > OUT_CAP) {
-		int rc = out_flush(o);
-		if (rc == -EAGAIN && o->off) { /* make room at the front */
-			memmove(o->p, o->p + o->off, o->n - o->off);
-			o->n -= o->off;
-			o->off = 0;
-		}
-		if (rc == -EPIPE)
-			return 0;
-		if (o->n + len > OUT_CAP) {
-			BIO_set_retry_write(b);
-			return 0;
-		}
-	}
-	if (o->p == NULL && (o->p = malloc(OUT_CAP)) == NULL)
+	int rc = held_flush(o);
+	if (rc == 0 && stage.owner != o && stage.n)
+		stage_flush(0); /* another connection's (not expected) */
+	if (rc == 0 && stage.n + len > o->share)
+		rc = stage_flush(MSG_MORE);
+	if (rc == -EAGAIN)
+		BIO_set_retry_write(b);
+	if (rc < 0)
 		return 0;
-	memcpy(o->p + o->n, data, len);
-	o->n += (uint32_t)len;
+	if (len > o->share) { /* never from OpenSSL's records; sent as is */
+		ssize_t w = out_send(o, data, len, 0);
+		if (w == -EAGAIN)
+			BIO_set_retry_write(b);
+		if (w < 0)
+			return 0;
+		*written = (size_t)w;
+		return 1;
+	}
+	if (stage.p == NULL && (stage.p = malloc(STAGE_CAP)) == NULL)
+		return 0;
+	memcpy(stage.p + stage.n, data, len);
+	stage.n += (uint32_t)len;
+	stage.owner = o;
 	*written = len;
 	return 1;
 }
@@ -509,7 +585,7 @@ static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_FLUSH:
 		return 1; /* held until mthttpd flushes (see above) */
 	case BIO_CTRL_WPENDING:
-		return o->n - o->off;
+		return (long)(o->n - o->off) + (stage.owner == o ? (long)stage.n : 0);
 	default:
 		return 0;
 	}
@@ -519,6 +595,10 @@ static int out_destroy(BIO *b)
 {
 	struct tls_out *o = BIO_get_data(b);
 	if (o) {
+		if (stage.owner == o) { /* unsent: dropped, as the connection is */
+			stage.owner = NULL;
+			stage.n = 0;
+		}
 		free(o->p);
 		free(o);
 		BIO_set_data(b, NULL);
@@ -528,7 +608,8 @@ static int out_destroy(BIO *b)
 
 static int out_init(void)
 {
-	out_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd records");
+	out_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+	out_meth = BIO_meth_new(out_type, "mthttpd records");
 	if (out_meth == NULL || !BIO_meth_set_write_ex(out_meth, out_write) ||
 	    !BIO_meth_set_ctrl(out_meth, out_ctrl) || !BIO_meth_set_destroy(out_meth, out_destroy))
 		return -1;
@@ -545,17 +626,36 @@ static BIO *out_new(int fd)
 		return NULL;
 	}
 	o->fd = fd;
+	o->share = SHARE_MIN;
 	BIO_set_data(b, o);
 	BIO_set_init(b, 1);
 	return b;
 }
 
-int tls_flush(struct ssl_st *s)
+/* The connection's gathering state, or NULL (kTLS: the socket BIO). */
+static struct tls_out *out_of(SSL *s)
 {
 	BIO *b = SSL_get_wbio(s);
-	if (out_meth == NULL || b == NULL || BIO_get_data(b) == NULL || BIO_get_ktls_send(b))
+	if (out_meth == NULL || b == NULL || BIO_method_type(b) != out_type)
+		return NULL;
+	return BIO_get_data(b);
+}
+
+int tls_flush(struct ssl_st *s)
+{
+	struct tls_out *o = out_of(s);
+	if (o == NULL)
 		return 0;
-	return out_flush(BIO_get_data(b));
+	int rc = held_flush(o);
+	if (rc == 0 && stage.owner == o)
+		rc = stage_flush(0);
+	return rc;
+}
+
+void tls_turn_end(void)
+{
+	if (stage.owner)
+		stage_flush(0);
 }
 
 /* Did the last read() under SSL_read leave the socket empty (fewer bytes
@@ -606,12 +706,11 @@ void tls_close_notify(struct ssl_st *s)
 
 void tls_end(struct ssl_st *s)
 {
-	BIO *b = SSL_get_wbio(s);
-	struct tls_out *o = out_meth && b && !BIO_get_ktls_send(b) ? BIO_get_data(b) : NULL;
+	struct tls_out *o = out_of(s);
 	/* Only when the alert fits in what is gathered: queueing it must not
 	 * have to write (and perhaps leave it half-sent inside OpenSSL). */
-	if (o == NULL || o->n - o->off + 64 > OUT_CAP || !SSL_is_init_finished(s) ||
-	    (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN))
+	if (o == NULL || o->p || (stage.n && stage.owner != o) || stage.n + 64 > o->share ||
+	    !SSL_is_init_finished(s) || (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN))
 		return;
 	SSL_shutdown(s);
 	ERR_clear_error();
@@ -759,12 +858,17 @@ ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len)
 		errno = e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
 		return -1;
 	}
-	/* One pread for TLS_FILE_READ bytes, written as records until the
-	 * socket is full. After EAGAIN the next call reads again from the
-	 * first unsent byte: the record offered again is the same, as
-	 * SSL_write wants. The buffer is the worker's stack. */
-	char buf[TLS_FILE_READ];
-	size_t want = len < sizeof(buf) ? len : sizeof(buf);
+	/* One pread for as many records as the connection's share of the
+	 * stage holds, written as records until the socket is full. After
+	 * EAGAIN the next call reads again from the first unsent byte: the
+	 * record offered again is the same, as SSL_write wants. The buffer
+	 * is the worker's. */
+	static _Thread_local char *buf;
+	if (buf == NULL && (buf = malloc(TLS_FILE_READ)) == NULL)
+		return -1;
+	struct tls_out *o = out_of(s);
+	size_t fit = o ? o->share / REC_MAX * TLS_RECORD : TLS_FILE_READ;
+	size_t want = len < fit ? len : fit;
 	ssize_t n = pread(fd, buf, want, (off_t)off);
 	if (n <= 0) {
 		if (n < 0)

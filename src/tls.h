@@ -78,8 +78,8 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n);
 ssize_t tls_writev(struct ssl_st *s, const struct iovec *iov, int n);
 
 /* File bytes fd[off .. off+len): with kTLS SSL_sendfile, else one pread of
- * up to 64 KiB into a buffer on the stack, written as 16 KiB records until
- * the socket is full. Returns bytes sent, 0 when the
+ * up to 256 KiB (the connection's share of the stage, see tls.c) into the
+ * worker's buffer, written as 16 KiB records until the socket is full. Returns bytes sent, 0 when the
  * file ended early, or -1 with errno EAGAIN or EPIPE/EIO. */
 ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len);
 
@@ -87,6 +87,10 @@ ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len);
  * response, before waiting for the next request. Returns 0 when nothing is
  * left, -EAGAIN (the socket is full: wait for it), or -EPIPE. */
 int tls_flush(struct ssl_st *s);
+
+/* At the end of a worker's turn: sends what any connection left gathered
+ * in this thread's stage (tls_flush normally has). */
+void tls_turn_end(void);
 
 /* Handshake failures since start (for tests and logs). */
 unsigned long tls_failures(void);

@@ -105,6 +105,47 @@ class TestHTTPSBasics(harness.TLSServerTest):
         finally:
             c.close()
 
+    def test_interleaved_slow_downloads(self):
+        # Four slow readers at once, read in turn: the server's records for
+        # one connection wait in that connection's own buffer while the
+        # worker writes to the others (tls.c's stage); the first connection
+        # pipelines two GETs. Every body arrives whole and in order.
+        conns = []
+        try:
+            for _ in range(4):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+                s.settimeout(harness.TIMEOUT)
+                s.connect(("127.0.0.1", self.srv.tls_port))
+                conns.append(self.srv.ctx.wrap_socket(s, server_hostname="localhost"))
+            req = build_request("GET", "/big.png", self.host())
+            conns[0].sendall(req + req)
+            for c in conns[1:]:
+                c.sendall(req)
+            want = [2, 1, 1, 1]
+            raw = [b""] * 4
+            bodies = [[] for _ in conns]
+            while any(len(b) < w for b, w in zip(bodies, want)):
+                for i, c in enumerate(conns):
+                    if len(bodies[i]) == want[i]:
+                        continue
+                    chunk = c.recv(7000)
+                    self.assertTrue(chunk, "connection %d closed early" % i)
+                    raw[i] += chunk
+                    while b"\r\n\r\n" in raw[i]:
+                        head, rest = raw[i].split(b"\r\n\r\n", 1)
+                        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:40])
+                        if len(rest) < len(BIG):
+                            break
+                        bodies[i].append(rest[:len(BIG)])
+                        raw[i] = rest[len(BIG):]
+            for i, bl in enumerate(bodies):
+                for b in bl:
+                    self.assertEqual(hashlib.sha256(b).digest(), hashlib.sha256(BIG).digest(), i)
+        finally:
+            for c in conns:
+                c.close()
+
     def test_ranges(self):
         r = self.srv.tls_get("/big.png", headers={"Range": "bytes=100-199"})
         self.assertEqual(r.status, 206)
