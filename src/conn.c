@@ -1372,8 +1372,11 @@ static void conn_io(struct ev_io *io, uint32_t events)
 	struct conn *c = ev_container_of(io, struct conn, io);
 	if (c->closed)
 		return;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		c->rdrained = false;
+		if (c->tls)
+			tls_readable(c->tls);
+	}
 	if (c->state == CS_READ_HEAD && !c->rdrained && c->rlen < CONN_RBUF && ensure_buf(c))
 		read_some(c);
 	enqueue(c);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -658,18 +659,60 @@ void tls_turn_end(void)
 		stage_flush(0);
 }
 
-/* Did the last read() under SSL_read leave the socket empty (fewer bytes
- * than asked, or EAGAIN)? Set by the socket BIO's callback, in the thread
- * that calls SSL_read, so a thread-local is enough. */
-static _Thread_local bool drained;
+/* ---- the read side ----
+ *
+ * The socket BIO's callback keeps a little state in its argument:
+ * IN_DRY when the last read() left the socket empty (fewer bytes than
+ * asked, or EAGAIN) and no readiness has been reported since
+ * (tls_readable): edge-triggered epoll reports any byte that arrives
+ * after that read, so OpenSSL's next read is answered "retry" without a
+ * system call. That saves the read() that would say EAGAIN after a
+ * handshake flight, and after a request that came in one piece.
+ * IN_SEEN and IN_PLAIN: the first byte of the connection was read, and
+ * was an uppercase letter: a plain HTTP request (a TLS record starts with
+ * 22), told when the handshake then fails. */
+enum { IN_DRY = 1, IN_SEEN = 2, IN_PLAIN = 4 };
+
+static uintptr_t in_state(BIO *b)
+{
+	return (uintptr_t)BIO_get_callback_arg(b);
+}
+
+static void in_set(BIO *b, uintptr_t st)
+{
+	BIO_set_callback_arg(b, (char *)st);
+}
 
 static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
 		   size_t *processed)
 {
-	(void)b, (void)argp, (void)argi, (void)argl;
-	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
-		drained = ret > 0 ? processed && *processed < len : BIO_should_retry(b);
+	(void)argi, (void)argl;
+	uintptr_t st = in_state(b);
+	if (oper == BIO_CB_READ && (st & IN_DRY)) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if (oper != (BIO_CB_READ | BIO_CB_RETURN))
+		return ret;
+	bool got = ret > 0 && processed && *processed > 0;
+	st &= ~(uintptr_t)IN_DRY;
+	if (ret > 0 ? processed && *processed < len : BIO_should_retry(b))
+		st |= IN_DRY;
+	if (got && !(st & IN_SEEN))
+		st |= IN_SEEN | (argp[0] >= 'A' && argp[0] <= 'Z' ? IN_PLAIN : 0);
+	in_set(b, st);
 	return ret;
+}
+
+void tls_readable(struct ssl_st *s)
+{
+	BIO *b = SSL_get_rbio(s);
+	in_set(b, in_state(b) & ~(uintptr_t)IN_DRY);
+}
+
+static bool in_dry(SSL *s)
+{
+	return in_state(SSL_get_rbio(s)) & IN_DRY;
 }
 
 struct ssl_st *tls_new(int fd)
@@ -742,28 +785,8 @@ static void hs_failed(const char *peer, const char *why)
 			    "logged at most once a second)", peer ? peer : "?", why, n);
 }
 
-/* Before the first handshake byte: does the client speak plain HTTP? A
- * TLS record starts with 22 (handshake); a request with a method's
- * uppercase letter. */
-static enum tls_hs sniff_plain(SSL *s)
-{
-	unsigned char b;
-	ssize_t n = recv(SSL_get_fd(s), &b, 1, MSG_PEEK);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return TLS_HS_AGAIN;
-	if (n == 1 && b >= 'A' && b <= 'Z')
-		return TLS_HS_PLAIN;
-	SSL_set_app_data(s, (void *)s); /* sniffed */
-	return TLS_HS_DONE;
-}
-
 enum tls_hs tls_handshake(struct ssl_st *s, const char *peer)
 {
-	if (SSL_get_app_data(s) == NULL) {
-		enum tls_hs h = sniff_plain(s);
-		if (h != TLS_HS_DONE)
-			return h;
-	}
 	int r = SSL_do_handshake(s);
 	if (r == 1)
 		return TLS_HS_DONE;
@@ -773,6 +796,10 @@ enum tls_hs tls_handshake(struct ssl_st *s, const char *peer)
 		 * answer (EAGAIN: EPOLLOUT brings us back here). */
 		tls_flush(s);
 		return TLS_HS_AGAIN;
+	}
+	if (in_state(SSL_get_rbio(s)) & IN_PLAIN) {
+		ERR_clear_error();
+		return TLS_HS_PLAIN;
 	}
 	const char *why = e == SSL_ERROR_SSL ? ssl_reason()
 			  : e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
@@ -787,13 +814,12 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n)
 	size_t got = 0;
 	while (got < n) {
 		size_t want = n - got < INT_MAX ? n - got : INT_MAX;
-		drained = false;
 		int r = SSL_read(s, (char *)p + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
-			/* The socket gave less than asked and nothing is left
-			 * buffered: another read would only say EAGAIN. */
-			if (drained && !SSL_has_pending(s))
+			/* The socket is empty and nothing is left buffered:
+			 * another read would only say EAGAIN. */
+			if (in_dry(s) && !SSL_has_pending(s))
 				return (ssize_t)got;
 			continue;
 		}

@@ -67,6 +67,10 @@ enum tls_hs {
 /* Drives the handshake. peer is for the (rate-limited) failure log. */
 enum tls_hs tls_handshake(struct ssl_st *s, const char *peer);
 
+/* The socket reported readiness (an epoll event with EPOLLIN, EPOLLRDHUP,
+ * EPOLLHUP or EPOLLERR): reads may find bytes again (see tls.c). */
+void tls_readable(struct ssl_st *s);
+
 /* Like recv: bytes read (as many records as fit in n), 0 at close_notify
  * or end of stream, or -1 with errno EAGAIN (no more input now) or
  * ECONNRESET. A short count means the socket had no more bytes. */
