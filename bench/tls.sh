@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
 # bench/tls.sh — HTTPS side by side (issue 15): mthttpd, nginx, h2o and
 # lighttpd with TLS, one worker each, the server pinned to SERVER_CPU and
-# wrk to CLIENT_CPU, as bench/run.sh does. Three workloads:
-#   small      64 keep-alive connections of GET /index.html
-#   handshake  16 connections, Connection: close: a full handshake (TLS 1.3,
-#              X25519, ECDSA P-256 certificate; wrk never resumes) per request
-#   1m         16 keep-alive connections of GET /file_1m.txt
-# For each: server CPU per request (per whole file for 1m), the figure the
-# issue compares. The servers run in turn, ROUNDS times; the median is
-# printed.
+# the client to CLIENT_CPU, as bench/run.sh does. Four workloads:
+#   small      wrk, 64 keep-alive connections of GET /index.html
+#   handshake  wrk, 16 connections, Connection: close: a new connection per
+#              request. wrk offers the ticket of its last connection, so
+#              with a server that renews TLS 1.3 tickets (all four do) this
+#              is a resumption with a fresh X25519 exchange (psk_dhe_ke)
+#   full       2 x openssl s_time -new: a full handshake per connection
+#              (TLS 1.3, X25519, ECDSA P-256 certificate, no resumption)
+#              and one HTTP/1.0 GET /index.html
+#   1m         wrk, 16 keep-alive connections of GET /file_1m.txt
+# For each: server CPU per request (per connection for full, per whole
+# file for 1m), the figure the issue compares. The servers run in turn,
+# ROUNDS times; the median is printed, then the median of the per-round
+# ratios.
 #
 # Environment: ROUNDS=3 DURATION=3 SERVERS="mthttpd nginx h2o lighttpd"
-#   WORKLOADS="small handshake 1m" SERVER_CPU=1 CLIENT_CPU=0 MTHTTPD_BIN=./mthttpd
+#   WORKLOADS="small handshake full 1m" SERVER_CPU=1 CLIENT_CPU=0
+#   MTHTTPD_BIN=./mthttpd
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3}
 SERVERS=${SERVERS:-"mthttpd nginx h2o lighttpd"}
-WORKLOADS=${WORKLOADS:-"small handshake 1m"}
+WORKLOADS=${WORKLOADS:-"small handshake full 1m"}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 MTHTTPD_BIN=${MTHTTPD_BIN:-$SCRIPT_DIR/../mthttpd}
@@ -98,6 +105,27 @@ start_tls() { # name
 	log "$s: pid ${PID[$s]}, https port $p"
 }
 
+# one_full SERVER: prints the server CPU in microseconds per connection of
+# two s_time -new clients running side by side for DURATION seconds.
+one_full() {
+	local s=$1 j conns cpu _t _w
+	local -a pids=()
+	cpu_snapshot "${PID[$s]}" "$WORK/cpu0"
+	for j in 1 2; do
+		taskset -c "$CLIENT_CPU" timeout -k 5 $((DURATION + 60)) openssl s_time \
+			-connect "127.0.0.1:${PORT[$s]}" -new -time "$DURATION" -www /index.html \
+			>"$WORK/logs/full_${s}_$j.txt" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}" 2>/dev/null || true
+	cpu_snapshot "${PID[$s]}" "$WORK/cpu1"
+	read -r cpu _t _w < <(cpu_delta "$WORK/cpu0" "$WORK/cpu1" worker-)
+	conns=$(sed -n 's/^\([0-9]*\) connections in [0-9.]* real.*/\1/p' "$WORK"/logs/full_"$s"_[12].txt |
+		awk '{ n += $1 } END { print n + 0 }')
+	[[ $conns -gt 0 ]] || { log "full $s: s_time failed: $(tail -2 "$WORK/logs/full_${s}_1.txt")"; echo 0; return; }
+	awk -v c="$cpu" -v n="$conns" 'BEGIN { printf "%.1f\n", c / 1000 / n }'
+}
+
 # one_run W SERVER: prints the server CPU in microseconds per unit.
 one_run() {
 	local w=$1 s=$2 out=$WORK/logs/$1_$2.txt c=64 path=/index.html
@@ -106,6 +134,10 @@ one_run() {
 	handshake) c=16 env=(WRK_CLOSE=1) ;;
 	1m) c=16 path=/file_1m.txt ;;
 	esac
+	if [[ $w == full ]]; then
+		one_full "$s"
+		return
+	fi
 	cpu_snapshot "${PID[$s]}" "$WORK/cpu0"
 	env "${env[@]}" taskset -c "$CLIENT_CPU" timeout -k 5 $((DURATION + 60)) \
 		wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s "$SCRIPT_DIR/lua/bench.lua" \
