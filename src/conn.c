@@ -196,8 +196,10 @@ static void conn_free(struct conn *c)
 static ssize_t in_recv(struct conn *c, void *p, size_t n)
 {
 	if (c->tls) {
-		c->rx_ns = 0;
-		return tls_read(c->tls, p, n);
+		ssize_t r = tls_read(c->tls, p, n);
+		if (r > 0)
+			c->rx_ns = tls_rx_ns(c->tls);
+		return r;
 	}
 	/* With the time the bytes reached the host (see make_fresh). */
 	union {
@@ -485,7 +487,7 @@ static void slice_off(struct conn *c, struct hp_slice s, uint16_t *off, uint16_t
  *   before fresh_ns (the kernel's receive timestamp, SO_TIMESTAMPNS) was
  *   sent after nothing that is still queued. Under load the bytes a turn
  *   reads came in during the turn before, so the queue is not read at all.
- * - By order, when the time is not known (HTTPS, or a full epoll batch):
+ * - By order, when the time is not known (a full epoll batch):
  *   a request whose bytes came in a recv after the last read of the queue
  *   makes this worker read it.
  * A step of the system clock backwards while a turn runs could make the

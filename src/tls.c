@@ -60,6 +60,7 @@ static int set_idx = -1;        /* ex_data index of the set on ctx[0] */
 static bool ktls_ok;            /* the kernel has the tls ULP */
 
 static int out_init(void);
+static int in_init(void);
 
 static atomic_ulong hs_failures;
 static atomic_long hs_logged_s;
@@ -355,8 +356,8 @@ int tls_setup(char *err, size_t cap)
 		return -1;
 	}
 	ktls_ok = ktls_available();
-	if (!ktls_ok && out_init() < 0) {
-		snprintf(err, cap, "TLS: cannot create the record BIO");
+	if (in_init() < 0 || (!ktls_ok && out_init() < 0)) {
+		snprintf(err, cap, "TLS: cannot create the record BIOs");
 		return -1;
 	}
 	SSL_CTX *ctx = set_build(err, cap);
@@ -659,60 +660,131 @@ void tls_turn_end(void)
 		stage_flush(0);
 }
 
-/* ---- the read side ----
+/* ---- the read side: recvmsg, the receive time, and no useless read ----
  *
- * The socket BIO's callback keeps a little state in its argument:
- * IN_DRY when the last read() left the socket empty (fewer bytes than
- * asked, or EAGAIN) and no readiness has been reported since
- * (tls_readable): edge-triggered epoll reports any byte that arrives
- * after that read, so OpenSSL's next read is answered "retry" without a
- * system call. That saves the read() that would say EAGAIN after a
- * handshake flight, and after a request that came in one piece.
- * IN_SEEN and IN_PLAIN: the first byte of the connection was read, and
- * was an uppercase letter: a plain HTTP request (a TLS record starts with
- * 22), told when the handshake then fails. */
-enum { IN_DRY = 1, IN_SEEN = 2, IN_PLAIN = 4 };
+ * The connection's read BIO calls recvmsg() itself, for the kernel's
+ * receive timestamp (SO_TIMESTAMPNS, inherited from the listener): with
+ * it, an HTTPS request is known to have arrived before the last look at
+ * the file-change queue as a plain one is (conn.c, make_fresh), instead
+ * of making its worker read the queue once per request. It remembers that
+ * the last read left the socket empty (fewer bytes than asked, or EAGAIN)
+ * until epoll reports readiness again (tls_readable): edge-triggered epoll
+ * reports any byte that arrives after that read, so OpenSSL's next read is
+ * answered "retry" without a system call (the read that would say EAGAIN
+ * after a handshake flight, or after a request that came in one piece).
+ * And it looks at the first byte of the connection: an uppercase letter
+ * is a plain HTTP request (a TLS record starts with 22), told when the
+ * handshake then fails. */
+struct tls_in {
+	int fd;
+	bool dry, seen, plain, eof;
+	int64_t rx_ns; /* receive time of the last bytes read, or 0 */
+};
 
-static uintptr_t in_state(BIO *b)
-{
-	return (uintptr_t)BIO_get_callback_arg(b);
-}
+static BIO_METHOD *in_meth;
 
-static void in_set(BIO *b, uintptr_t st)
+static int in_read(BIO *b, char *p, size_t len, size_t *got)
 {
-	BIO_set_callback_arg(b, (char *)st);
-}
-
-static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
-		   size_t *processed)
-{
-	(void)argi, (void)argl;
-	uintptr_t st = in_state(b);
-	if (oper == BIO_CB_READ && (st & IN_DRY)) {
+	struct tls_in *in = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (in->dry) {
 		BIO_set_retry_read(b);
-		return -1;
+		return 0;
 	}
-	if (oper != (BIO_CB_READ | BIO_CB_RETURN))
-		return ret;
-	bool got = ret > 0 && processed && *processed > 0;
-	st &= ~(uintptr_t)IN_DRY;
-	if (ret > 0 ? processed && *processed < len : BIO_should_retry(b))
-		st |= IN_DRY;
-	if (got && !(st & IN_SEEN))
-		st |= IN_SEEN | (argp[0] >= 'A' && argp[0] <= 'Z' ? IN_PLAIN : 0);
-	in_set(b, st);
-	return ret;
+	union {
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
+	};
+	ssize_t r;
+	do
+		r = recvmsg(in->fd, &mh, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EAGAIN) {
+		in->dry = true;
+		BIO_set_retry_read(b);
+		return 0;
+	}
+	if (r <= 0) {
+		in->eof = r == 0;
+		return 0;
+	}
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	in->rx_ns = 0;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+		struct timespec ts;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		in->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	in->dry = (size_t)r < len;
+	if (!in->seen) {
+		in->seen = true;
+		in->plain = p[0] >= 'A' && p[0] <= 'Z';
+	}
+	*got = (size_t)r;
+	return 1;
+}
+
+static long in_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)num, (void)ptr;
+	struct tls_in *in = BIO_get_data(b);
+	switch (cmd) {
+	case BIO_CTRL_EOF:
+		return in->eof;
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int in_destroy(BIO *b)
+{
+	free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+static int in_init(void)
+{
+	in_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd input");
+	if (in_meth == NULL || !BIO_meth_set_read_ex(in_meth, in_read) ||
+	    !BIO_meth_set_ctrl(in_meth, in_ctrl) || !BIO_meth_set_destroy(in_meth, in_destroy))
+		return -1;
+	return 0;
+}
+
+static BIO *in_new(int fd)
+{
+	struct tls_in *in = calloc(1, sizeof(*in));
+	BIO *b = in ? BIO_new(in_meth) : NULL;
+	if (b == NULL) {
+		free(in);
+		return NULL;
+	}
+	in->fd = fd;
+	BIO_set_data(b, in);
+	BIO_set_init(b, 1);
+	return b;
+}
+
+static struct tls_in *in_of(SSL *s)
+{
+	return BIO_get_data(SSL_get_rbio(s));
 }
 
 void tls_readable(struct ssl_st *s)
 {
-	BIO *b = SSL_get_rbio(s);
-	in_set(b, in_state(b) & ~(uintptr_t)IN_DRY);
+	in_of(s)->dry = false;
 }
 
-static bool in_dry(SSL *s)
+int64_t tls_rx_ns(struct ssl_st *s)
 {
-	return in_state(SSL_get_rbio(s)) & IN_DRY;
+	return in_of(s)->rx_ns;
 }
 
 struct ssl_st *tls_new(int fd)
@@ -724,16 +796,16 @@ struct ssl_st *tls_new(int fd)
 		return NULL;
 	/* With kTLS the socket BIO writes (SSL_sendfile needs it); else
 	 * records are gathered. */
-	BIO *w = ktls_ok ? NULL : out_new(fd);
-	if ((ktls_ok ? SSL_set_fd(s, fd) : SSL_set_rfd(s, fd)) != 1 || (!ktls_ok && w == NULL)) {
+	BIO *r = in_new(fd);
+	BIO *w = ktls_ok ? BIO_new_socket(fd, BIO_NOCLOSE) : out_new(fd);
+	if (r == NULL || w == NULL) {
+		BIO_free(r);
 		BIO_free(w);
 		SSL_free(s);
 		ERR_clear_error();
 		return NULL;
 	}
-	if (w)
-		SSL_set0_wbio(s, w);
-	BIO_set_callback_ex(SSL_get_rbio(s), bio_cb);
+	SSL_set_bio(s, r, w);
 	SSL_set_accept_state(s);
 	return s;
 }
@@ -797,7 +869,7 @@ enum tls_hs tls_handshake(struct ssl_st *s, const char *peer)
 		tls_flush(s);
 		return TLS_HS_AGAIN;
 	}
-	if (in_state(SSL_get_rbio(s)) & IN_PLAIN) {
+	if (in_of(s)->plain) {
 		ERR_clear_error();
 		return TLS_HS_PLAIN;
 	}
@@ -819,7 +891,7 @@ ssize_t tls_read(struct ssl_st *s, void *p, size_t n)
 			got += (size_t)r;
 			/* The socket is empty and nothing is left buffered:
 			 * another read would only say EAGAIN. */
-			if (in_dry(s) && !SSL_has_pending(s))
+			if (in_of(s)->dry && !SSL_has_pending(s))
 				return (ssize_t)got;
 			continue;
 		}

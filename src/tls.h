@@ -71,6 +71,11 @@ enum tls_hs tls_handshake(struct ssl_st *s, const char *peer);
  * EPOLLHUP or EPOLLERR): reads may find bytes again (see tls.c). */
 void tls_readable(struct ssl_st *s);
 
+/* The kernel's receive time (CLOCK_REALTIME ns) of the last bytes read
+ * from the socket, or 0 when unknown: every byte tls_read has returned
+ * arrived no later. */
+int64_t tls_rx_ns(struct ssl_st *s);
+
 /* Like recv: bytes read (as many records as fit in n), 0 at close_notify
  * or end of stream, or -1 with errno EAGAIN (no more input now) or
  * ECONNRESET. A short count means the socket had no more bytes. */

@@ -146,6 +146,29 @@ class TestHTTPSBasics(harness.TLSServerTest):
             for c in conns:
                 c.close()
 
+    def test_file_changed_between_requests_is_fresh(self):
+        # Freshness over HTTPS: each rewrite is seen by the very next GET
+        # on the same keep-alive connection, the file cached in between
+        # (HTTPS requests carry their receive time, as plain ones do: the
+        # TLS read BIO uses recvmsg with SO_TIMESTAMPNS). Three connections
+        # of 45 rewrites (the default --keepalive-max is 100).
+        path = os.path.join(self.srv.root, "fresh.txt")
+        for n in range(3):
+            c = self.srv.tls_connect()
+            try:
+                for i in range(45):
+                    body = ("version %d.%d %s\n" % (n, i, "x" * (i % 7))).encode()
+                    with open(path + ".tmp", "wb") as f:
+                        f.write(body)
+                    os.rename(path + ".tmp", path)
+                    for _ in range(2):
+                        c.send(build_request("GET", "/fresh.txt", self.host()))
+                        r = c.read_response()
+                        self.assertEqual(r.status, 200, (n, i))
+                        self.assertEqual(r.body, body, (n, i))
+            finally:
+                c.close()
+
     def test_ranges(self):
         r = self.srv.tls_get("/big.png", headers={"Range": "bytes=100-199"})
         self.assertEqual(r.status, 206)
