@@ -1585,6 +1585,7 @@ int conn_set_init(struct conn_set *s, struct ev_loop *l, struct metrics *m)
 
 void conn_set_destroy(struct conn_set *s)
 {
+	tls_thread_end();
 	alog_buf_free(&s->alog);
 	fcache_destroy(&s->fcache);
 	docroot_put(s->root);

@@ -660,6 +660,17 @@ void tls_turn_end(void)
 		stage_flush(0);
 }
 
+static _Thread_local char *file_buf; /* tls_sendfile's, TLS_FILE_READ bytes */
+
+void tls_thread_end(void)
+{
+	tls_turn_end();
+	free(stage.p);
+	stage.p = NULL;
+	free(file_buf);
+	file_buf = NULL;
+}
+
 /* ---- the read side: recvmsg, the receive time, and no useless read ----
  *
  * The connection's read BIO calls recvmsg() itself, for the kernel's
@@ -961,9 +972,9 @@ ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len)
 	 * EAGAIN the next call reads again from the first unsent byte: the
 	 * record offered again is the same, as SSL_write wants. The buffer
 	 * is the worker's. */
-	static _Thread_local char *buf;
-	if (buf == NULL && (buf = malloc(TLS_FILE_READ)) == NULL)
+	if (file_buf == NULL && (file_buf = malloc(TLS_FILE_READ)) == NULL)
 		return -1;
+	char *buf = file_buf;
 	struct tls_out *o = out_of(s);
 	size_t fit = o ? o->share / REC_MAX * TLS_RECORD : TLS_FILE_READ;
 	size_t want = len < fit ? len : fit;

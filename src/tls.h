@@ -101,6 +101,9 @@ int tls_flush(struct ssl_st *s);
  * in this thread's stage (tls_flush normally has). */
 void tls_turn_end(void);
 
+/* When a worker ends: frees this thread's stage and file buffer. */
+void tls_thread_end(void);
+
 /* Handshake failures since start (for tests and logs). */
 unsigned long tls_failures(void);
 
