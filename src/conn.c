@@ -202,25 +202,7 @@ static ssize_t in_recv(struct conn *c, void *p, size_t n)
 		return r;
 	}
 	/* With the time the bytes reached the host (see make_fresh). */
-	union {
-		char b[CMSG_SPACE(sizeof(struct timespec))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = p, .iov_len = n };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
-	};
-	ssize_t r = recvmsg(c->io.fd, &mh, 0);
-	if (r > 0) {
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		struct timespec ts;
-		c->rx_ns = 0;
-		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
-			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-			c->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		}
-	}
-	return r;
+	return ev_recv_stamped(c->io.fd, p, n, &c->rx_ns);
 }
 
 enum out { OUT_DONE, OUT_AGAIN, OUT_CLOSED };

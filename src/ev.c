@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,4 +215,27 @@ void ev_post(struct ev_job *job)
 	 * the eventfd before it takes the list. */
 	if (was_empty)
 		ev_wake(l);
+}
+
+ssize_t ev_recv_stamped(int fd, void *p, size_t n, int64_t *rx_ns)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = p, .iov_len = n };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
+	};
+	ssize_t r = recvmsg(fd, &mh, 0);
+	if (r > 0) {
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		struct timespec ts;
+		*rx_ns = 0;
+		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			*rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
+	}
+	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct ev_loop;
@@ -111,5 +112,10 @@ void ev_post(struct ev_job *job);
 void ev_wake(struct ev_loop *l);
 
 #define ev_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* recvmsg(fd) into p[0..n) with the kernel's receive time of the last
+ * bytes read (SO_TIMESTAMPNS, CLOCK_REALTIME ns) in *rx_ns, 0 when the
+ * socket gave none. Returns what recvmsg returns (errno kept). */
+ssize_t ev_recv_stamped(int fd, void *p, size_t n, int64_t *rx_ns);
 
 #endif

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "ev.h"
 #include "log.h"
 
 #define TLS_RECORD 16384
@@ -59,8 +60,7 @@ static SSL_CTX *cur;            /* the default context of the current set */
 static int set_idx = -1;        /* ex_data index of the set on ctx[0] */
 static bool ktls_ok;            /* the kernel has the tls ULP */
 
-static int out_init(void);
-static int in_init(void);
+static int bios_init(void);
 
 static atomic_ulong hs_failures;
 static atomic_long hs_logged_s;
@@ -356,7 +356,7 @@ int tls_setup(char *err, size_t cap)
 		return -1;
 	}
 	ktls_ok = ktls_available();
-	if (in_init() < 0 || (!ktls_ok && out_init() < 0)) {
+	if (bios_init() < 0) {
 		snprintf(err, cap, "TLS: cannot create the record BIOs");
 		return -1;
 	}
@@ -449,12 +449,13 @@ void tls_redirect_location(struct obuf *o, const char *host, size_t host_n, cons
  *
  * A connection's share of the stage starts at SHARE_MIN (four records)
  * and doubles, up to STAGE_CAP (sixteen), each time the socket takes a
- * whole share in one send: a 1 MiB file is four sends, not sixty-four
- * (system calls are the dearest part of a large response after the
- * cipher). What a socket does not take moves to the connection's own
- * buffer, held only until it is sent, and the share drops back to
- * SHARE_MIN: a client that stops reading holds at most what its socket
- * showed it could take at once, on top of what the kernel holds for it.
+ * whole share in one send: a 1 MiB file is four sends, not sixty-four as
+ * with the socket BIO (system calls are the dearest part of a large
+ * response after the cipher). What a socket does not take moves to the
+ * connection's own buffer, held only until it is sent, and the share
+ * drops back to SHARE_MIN: a client that stops reading holds at most one
+ * share, never more than twice what its socket last took in one send, on
+ * top of what the kernel holds for it.
  * When the socket takes nothing, the BIO says "retry" and SSL_write says
  * WANT_WRITE, as with the socket BIO. */
 #define REC_MAX (TLS_RECORD + 64) /* a record with its header and tag */
@@ -608,30 +609,28 @@ static int out_destroy(BIO *b)
 	return 1;
 }
 
-static int out_init(void)
+/* A BIO of method m over data (freed here when none can be made), or NULL. */
+static BIO *bio_on(BIO_METHOD *m, void *data)
 {
-	out_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
-	out_meth = BIO_meth_new(out_type, "mthttpd records");
-	if (out_meth == NULL || !BIO_meth_set_write_ex(out_meth, out_write) ||
-	    !BIO_meth_set_ctrl(out_meth, out_ctrl) || !BIO_meth_set_destroy(out_meth, out_destroy))
-		return -1;
-	return 0;
+	BIO *b = data ? BIO_new(m) : NULL;
+	if (b == NULL) {
+		free(data);
+		return NULL;
+	}
+	BIO_set_data(b, data);
+	BIO_set_init(b, 1);
+	return b;
 }
 
 /* The gathering BIO on fd, or NULL. */
 static BIO *out_new(int fd)
 {
 	struct tls_out *o = calloc(1, sizeof(*o));
-	BIO *b = o ? BIO_new(out_meth) : NULL;
-	if (b == NULL) {
-		free(o);
-		return NULL;
+	if (o) {
+		o->fd = fd;
+		o->share = SHARE_MIN;
 	}
-	o->fd = fd;
-	o->share = SHARE_MIN;
-	BIO_set_data(b, o);
-	BIO_set_init(b, 1);
-	return b;
+	return bio_on(out_meth, o);
 }
 
 /* The connection's gathering state, or NULL (kTLS: the socket BIO). */
@@ -702,17 +701,9 @@ static int in_read(BIO *b, char *p, size_t len, size_t *got)
 		BIO_set_retry_read(b);
 		return 0;
 	}
-	union {
-		char b[CMSG_SPACE(sizeof(struct timespec))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = p, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
-	};
 	ssize_t r;
 	do
-		r = recvmsg(in->fd, &mh, 0);
+		r = ev_recv_stamped(in->fd, p, len, &in->rx_ns);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && errno == EAGAIN) {
 		in->dry = true;
@@ -722,13 +713,6 @@ static int in_read(BIO *b, char *p, size_t len, size_t *got)
 	if (r <= 0) {
 		in->eof = r == 0;
 		return 0;
-	}
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	in->rx_ns = 0;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
-		struct timespec ts;
-		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-		in->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	}
 	in->dry = (size_t)r < len;
 	if (!in->seen) {
@@ -760,27 +744,27 @@ static int in_destroy(BIO *b)
 	return 1;
 }
 
-static int in_init(void)
-{
-	in_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd input");
-	if (in_meth == NULL || !BIO_meth_set_read_ex(in_meth, in_read) ||
-	    !BIO_meth_set_ctrl(in_meth, in_ctrl) || !BIO_meth_set_destroy(in_meth, in_destroy))
-		return -1;
-	return 0;
-}
-
+/* The reading BIO on fd, or NULL. */
 static BIO *in_new(int fd)
 {
 	struct tls_in *in = calloc(1, sizeof(*in));
-	BIO *b = in ? BIO_new(in_meth) : NULL;
-	if (b == NULL) {
-		free(in);
-		return NULL;
-	}
-	in->fd = fd;
-	BIO_set_data(b, in);
-	BIO_set_init(b, 1);
-	return b;
+	if (in)
+		in->fd = fd;
+	return bio_on(in_meth, in);
+}
+
+/* Both BIO methods, once. Returns 0 or -1. */
+static int bios_init(void)
+{
+	out_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+	out_meth = BIO_meth_new(out_type, "mthttpd records");
+	in_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mthttpd input");
+	if (out_meth == NULL || in_meth == NULL || !BIO_meth_set_write_ex(out_meth, out_write) ||
+	    !BIO_meth_set_ctrl(out_meth, out_ctrl) || !BIO_meth_set_destroy(out_meth, out_destroy) ||
+	    !BIO_meth_set_read_ex(in_meth, in_read) || !BIO_meth_set_ctrl(in_meth, in_ctrl) ||
+	    !BIO_meth_set_destroy(in_meth, in_destroy))
+		return -1;
+	return 0;
 }
 
 static struct tls_in *in_of(SSL *s)
