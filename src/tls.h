@@ -88,8 +88,9 @@ ssize_t tls_writev(struct ssl_st *s, const struct iovec *iov, int n);
 
 /* File bytes fd[off .. off+len): with kTLS SSL_sendfile, else one pread of
  * up to 256 KiB (the connection's share of the stage, see tls.c) into the
- * worker's buffer, written as 16 KiB records until the socket is full. Returns bytes sent, 0 when the
- * file ended early, or -1 with errno EAGAIN or EPIPE/EIO. */
+ * worker's buffer, written as 16 KiB records until the socket is full.
+ * Returns bytes sent, 0 when the file ended early, or -1 with errno EAGAIN
+ * or EPIPE/EIO. */
 ssize_t tls_sendfile(struct ssl_st *s, int fd, uint64_t off, size_t len);
 
 /* Writes the records gathered so far (see tls.c): at the end of a
